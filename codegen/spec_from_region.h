@@ -1,0 +1,19 @@
+// From a matched GEMM (fusion::GemmInfo) to the spec of the kernel that computes it.
+#pragma once
+
+#include <cstdint>
+
+#include "codegen/spec.h"
+#include "fusion/match.h"
+
+namespace tpjit::codegen {
+
+// The spec for `gemm` run on about m_rows rows for arch: default_variant(arch) (sm90_wgmma,
+// sm100_tcgen05), or mma_sync where that variant refuses the shape; tiles from choose_tile.
+// Refuses what no kernel takes: non-e4m3 operands, scale mode none or an output that is not
+// bf16/f16/f32 (kUnsupportedDtype); K % 16 != 0, N % 8 != 0, batch != 1 or m_rows < 1
+// (kUnsupportedShape). Errors name the GEMM node in `where`.
+// accumulate is false; the planner sets it for GEMM+reduce-scatter rings.
+Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& gemm, int64_t m_rows, Arch arch);
+
+}  // namespace tpjit::codegen

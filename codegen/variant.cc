@@ -1,0 +1,201 @@
+#include "codegen/variant.h"
+
+#include <string>
+
+namespace tpjit::codegen {
+namespace {
+
+constexpr unsigned kMaxSmem = 227 * 1024;  // sm_90 / sm_100 opt-in limit per block
+
+std::string str(int v) { return std::to_string(v); }
+
+unsigned warp_threads(const TileConfig& t) { return static_cast<unsigned>(t.warps) * 32; }
+
+std::string cluster_config(const TileConfig& t) {
+  return "  static constexpr int kClusterM = " + str(t.cluster_m) + ";\n";
+}
+
+// --- mma_sync: templates/gemm_fp8_mma.cuh -------------------------------------------------
+
+// Two warp rows once the tile is tall enough, the other warps across N. Kept here (not in
+// the template) so codegen checks the same warp grid the kernel uses.
+int mma_warps_m(const TileConfig& t) { return t.bm >= 64 && t.warps % 2 == 0 ? 2 : 1; }
+
+// Every pick stays within 48 KiB of shared memory, so no launch needs the opt-in attribute,
+// and within ptxas's 255 registers without spills in every scale mode (block mode keeps a
+// second accumulator). BK 32 with 4 stages measured leaner than BK 64/128 on registers.
+TileConfig mma_pick_tile(const GemmSpec& s) {
+  if (s.m_hint <= 32) return {.bm = 32, .bn = 64, .bk = 64, .stages = 4, .warps = 4};
+  if (s.m_hint <= 128) return {.bm = 64, .bn = 128, .bk = 32, .stages = 4, .warps = 8};
+  return {.bm = 128, .bn = 128, .bk = 32, .stages = 4, .warps = 8};
+}
+
+unsigned mma_smem_bytes(const TileConfig& t) {
+  constexpr int kRowPad = 16;  // templates/gemm_fp8_mma.cuh kRowPad
+  return static_cast<unsigned>(t.stages * (t.bm + t.bn) * (t.bk + kRowPad));
+}
+
+std::string mma_tile_problem(const GemmSpec& s) {
+  const TileConfig& t = s.tile;
+  if (t.bk != 32 && t.bk != 64 && t.bk != 128)
+    return "bk must be 32, 64 or 128 (a multiple of the mma's K=32 dividing the 128-wide "
+           "block-scale blocks)";
+  if (t.stages < 2 || t.stages > 8) return "stages must be within [2, 8]";
+  if (t.warps < 1 || t.warps > 16) return "warps must be within [1, 16]";
+  if (t.cluster_m != 1) return "mma_sync runs without clusters: cluster_m must be 1";
+  const int wm = mma_warps_m(t), wn = t.warps / wm;
+  if (t.bm <= 0 || t.bm % (16 * wm) != 0)
+    return "bm must be a positive multiple of 16 * " + str(wm) + " (warp rows)";
+  if (t.bn <= 0 || t.bn % (16 * wn) != 0)
+    return "bn must be a positive multiple of 16 * " + str(wn) + " (warp columns)";
+  if (mma_smem_bytes(t) > kMaxSmem) return "the tile needs more than 227 KiB of shared memory";
+  return {};
+}
+
+std::string mma_extra_config(const TileConfig& t) {
+  const int wm = mma_warps_m(t);
+  return "  static constexpr int kWarpsM = " + str(wm) + ";\n" +
+         "  static constexpr int kWarpsN = " + str(t.warps / wm) + ";\n";
+}
+
+// Checks both TMA templates share: bk is one 128-byte swizzle row, bn fits the wgmma/tcgen05
+// N range and splits evenly over the cluster's B multicast, the pipeline depth.
+std::string tma_common_problem(const TileConfig& t) {
+  if (t.bk != 128) return "bk must be 128 (one 128-byte swizzle row, one block-scale block)";
+  if (t.cluster_m != 1 && t.cluster_m != 2) return "cluster_m must be 1 or 2";
+  if (t.bn < 16 || t.bn > 256 || t.bn % (16 * t.cluster_m) != 0)
+    return "bn must be within [16, 256] and a multiple of 16 * cluster_m (" +
+           str(16 * t.cluster_m) + ")";
+  if (t.stages < 2 || t.stages > 8) return "stages must be within [2, 8]";
+  return {};
+}
+
+// --- sm90_wgmma: templates/gemm_fp8_sm90.cuh ----------------------------------------------
+
+// Measured on an H100 SXM (docs/notes/sm90-gemm.md): 128x256 with 4 stages is the best tile
+// from M = 2048 up; few tiles (M <= 2048, N <= 5120) fill the chip better with 128x128 and 6
+// stages; block scales keep a second fp32 sum, so BN 256 spills and 128x192 with 5 stages is
+// best. BM = 64 (one consumer warpgroup) ran at half the rate: never picked.
+TileConfig sm90_pick_tile(const GemmSpec& s) {
+  if (s.scale == fusion::ScaleMode::kBlock)
+    return {.bm = 128, .bn = 192, .bk = 128, .stages = 5, .warps = 12, .cluster_m = 2};
+  if (s.m_hint <= 2048 && s.n <= 5120)
+    return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 12, .cluster_m = 2};
+  return {.bm = 128, .bn = 256, .bk = 128, .stages = 4, .warps = 12, .cluster_m = 2};
+}
+
+// The template's smem_bytes<Config>(): swizzle-alignment slack, the ring, one fp32 staging
+// buffer per consumer warpgroup (64 rows x (32 or 16 columns + 8 pad)), two mbarriers a stage.
+unsigned sm90_smem_bytes(const TileConfig& t) {
+  const int epi_cols = t.bn % 32 == 0 ? 32 : 16;
+  return static_cast<unsigned>(1024 + t.stages * (t.bm + t.bn) * t.bk +
+                               t.bm / 64 * 64 * (epi_cols + 8) * 4 + t.stages * 16);
+}
+
+std::string sm90_tile_problem(const GemmSpec& s) {
+  const TileConfig& t = s.tile;
+  if (t.bm != 64 && t.bm != 128) return "bm must be 64 or 128 (one consumer warpgroup per 64 rows)";
+  if (std::string p = tma_common_problem(t); !p.empty()) return p;
+  if (t.warps != 4 * (1 + t.bm / 64))
+    return "warps must be " + str(4 * (1 + t.bm / 64)) +
+           " (one producer warpgroup + bm/64 consumer warpgroups)";
+  if (s.scale == fusion::ScaleMode::kBlock && t.bn > 192)
+    return "block scales need bn <= 192 (the second fp32 sum spills registers at 256)";
+  if (sm90_smem_bytes(t) > kMaxSmem) return "the tile needs more than 227 KiB of shared memory";
+  return {};
+}
+
+// --- sm100_tcgen05: templates/gemm_fp8_sm100.cuh (compiled, never run: no Blackwell) -------
+
+// Not measured. 128x256 fills the 2 x 256 TMEM columns (double-buffered accumulators) with
+// 8 epilogue warps to drain them; block scales keep an fp32 sum per output in registers, at
+// most 64 columns a thread, so 128x128 with 10 warps; stages as deep as 227 KiB allows.
+TileConfig sm100_pick_tile(const GemmSpec& s) {
+  if (s.scale == fusion::ScaleMode::kBlock)
+    return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 10, .cluster_m = 2};
+  return {.bm = 128, .bn = 256, .bk = 128, .stages = 4, .warps = 10, .cluster_m = 2};
+}
+
+// The template's smem_bytes<Config>(): slack, the ring, 2 mbarriers a stage + 4 for the TMEM
+// accumulators, the TMEM address slot.
+unsigned sm100_smem_bytes(const TileConfig& t) {
+  return static_cast<unsigned>(1024 + t.stages * (t.bm + t.bn) * t.bk +
+                               8 * (2 * t.stages + 4) + 16);
+}
+
+std::string sm100_tile_problem(const GemmSpec& s) {
+  const TileConfig& t = s.tile;
+  if (t.bm != 128) return "bm must be 128 (tcgen05 M = 128, one TMEM lane per row)";
+  if (std::string p = tma_common_problem(t); !p.empty()) return p;
+  if (t.warps != 6 && t.warps != 10)
+    return "warps must be 6 or 10 (TMA warp, MMA warp, 4 or 8 epilogue warps)";
+  const int group_cols = t.bn / ((t.warps - 2) / 4);
+  if (group_cols % 16 != 0) return "with 10 warps bn must be a multiple of 32";
+  if (s.scale == fusion::ScaleMode::kBlock && group_cols > 64)
+    return "block scales need bn <= 64 with 6 warps or <= 128 with 10 (64 fp32 columns per "
+           "epilogue thread)";
+  if (sm100_smem_bytes(t) > kMaxSmem) return "the tile needs more than 227 KiB of shared memory";
+  return {};
+}
+
+}  // namespace
+
+const std::vector<Variant>& variants() {
+  static const std::vector<Variant> all = {
+      Variant{.name = kVariantMmaSync,
+              .tag = "mma",
+              .header = "gemm_fp8_mma.cuh",
+              .entry = "tpjit::mma_sync::gemm",
+              .params = "tpjit::GemmArgs args",
+              .forward = "args",
+              .archs = {Arch::kSm90a, Arch::kSm100a},
+              .pick_tile = mma_pick_tile,
+              .tile_problem = mma_tile_problem,
+              .threads = warp_threads,
+              .smem_bytes = mma_smem_bytes,
+              .extra_config = mma_extra_config},
+      Variant{.name = kVariantSm90Wgmma,
+              .tag = "wgmma",
+              .header = "gemm_fp8_sm90.cuh",
+              .entry = "tpjit::sm90::gemm",
+              .params = "const __grid_constant__ tpjit::sm90::TmaDesc tma_a, "
+                        "const __grid_constant__ tpjit::sm90::TmaDesc tma_b, tpjit::GemmArgs args",
+              .forward = "tma_a, tma_b, args",
+              .archs = {Arch::kSm90a},
+              .tensor_maps = true,
+              .persistent = true,
+              .pick_tile = sm90_pick_tile,
+              .tile_problem = sm90_tile_problem,
+              .threads = warp_threads,
+              .smem_bytes = sm90_smem_bytes,
+              .extra_config = cluster_config},
+      Variant{.name = kVariantSm100Tcgen05,
+              .tag = "tcgen05",
+              .header = "gemm_fp8_sm100.cuh",
+              .entry = "tpjit::sm100::gemm",
+              .params = "const __grid_constant__ tpjit::sm100::TmaDesc tma_a, "
+                        "const __grid_constant__ tpjit::sm100::TmaDesc tma_b, tpjit::GemmArgs args",
+              .forward = "tma_a, tma_b, args",
+              .archs = {Arch::kSm100a},
+              .tensor_maps = true,
+              .persistent = true,
+              .pick_tile = sm100_pick_tile,
+              .tile_problem = sm100_tile_problem,
+              .threads = warp_threads,
+              .smem_bytes = sm100_smem_bytes,
+              .extra_config = cluster_config},
+  };
+  return all;
+}
+
+const Variant* find_variant(std::string_view name) {
+  for (const Variant& v : variants())
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+std::string_view default_variant(Arch a) {
+  return a == Arch::kSm100a ? kVariantSm100Tcgen05 : kVariantSm90Wgmma;
+}
+
+}  // namespace tpjit::codegen

@@ -1,0 +1,354 @@
+// FP8 GEMM for sm_90a (variant "sm90_wgmma"): TMA loads into a kStages-deep mbarrier ring,
+// one producer warpgroup (a single thread issues the copies), kBM/64 consumer warpgroups each
+// computing 64 x kBN with wgmma m64nNk32 e4m3 (QGMMA in SASS), persistent tiles, and an optional
+// 2-CTA cluster along M that multicasts the shared B tile (each CTA loads half of it).
+//
+// The generated prelude defines `struct Config` and the kernel, which calls gemm<Config>:
+//   extern "C" __global__ void __launch_bounds__(threads(Config), 1) NAME(
+//       const __grid_constant__ tpjit::sm90::TmaDesc tma_a,
+//       const __grid_constant__ tpjit::sm90::TmaDesc tma_b, tpjit::GemmArgs args)
+//   { tpjit::sm90::gemm<Config>(tma_a, tma_b, args); }
+// Config members (all static constexpr):
+//   int kN, kK             exact width and depth; K % 16 == 0 (TMA strides), N >= 1
+//   int kBM                64 or 128 (one consumer warpgroup per 64 rows)
+//   int kBN                16..256, multiple of 16 (of 32 with kClusterM == 2)
+//   int kBK                128 (one 128-byte swizzle row; equals the block-scale width)
+//   int kStages            2..8, within shared memory (see smem_bytes)
+//   int kClusterM          1 or 2 (CTAs of a cluster take adjacent M tiles, same N tile)
+//   ScaleKind kScale; OutKind kOut; bool kBias, kAccumulate
+// Launch: block = 128 * (1 + kBM / 64) threads; dynamic smem = smem_bytes<Config>() (raise
+// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first); cluster (kClusterM, 1, 1);
+// grid.x = kClusterM * min(ceil(ceil(m / kBM) / kClusterM) * ceil(kN / kBN),
+//                          cuOccupancyMaxActiveClusters(...))   (132 / kClusterM on an H100 SXM).
+// Tensor maps (CU_TENSOR_MAP_DATA_TYPE_UINT8, rank 2, interleave none, SWIZZLE_128B,
+// L2_PROMOTION_L2_256B, FLOAT_OOB_FILL_NONE = zeros, element strides {1, 1}):
+//   A: dims {kK, m}, strides {lda bytes}, box {128, kBM}
+//   B: dims {kK, kN}, strides {ldb bytes}, box {128, kBN / kClusterM}
+// Block scales cost registers: kBN <= 192 with kScale == kBlock (256 spills).
+#pragma once
+
+#include "gemm_args.cuh"
+#include "gemm_epilogue.cuh"
+#include "sm90_ptx.cuh"
+#include "sm90_wgmma_ops.cuh"
+
+namespace tpjit { namespace sm90 {
+
+template <class Cfg>
+constexpr int stage_bytes() { return (Cfg::kBM + Cfg::kBN) * Cfg::kBK; }
+template <class Cfg>
+constexpr int epi_bytes();
+// 1 KiB slack to align the ring to the 128-byte swizzle atom, the ring, one epilogue staging
+// buffer per consumer warpgroup, then 2 mbarriers per stage.
+template <class Cfg>
+constexpr int smem_bytes() {
+  return 1024 + Cfg::kStages * stage_bytes<Cfg>() + Cfg::kBM / 64 * epi_bytes<Cfg>() + Cfg::kStages * 16;
+}
+
+// Tiles are taken in groups of kGroupM M-tiles (cluster units) walking N inside a group, so the
+// CTAs running at one time share A rows and B columns in L2.
+template <class Cfg>
+__device__ __forceinline__ void tile_coords(int t, int num_mc, int& mc, int& nb) {
+  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
+  constexpr int kGroupM = 16 / Cfg::kClusterM;
+  const int group = t / (kGroupM * kNumNBlocks);
+  const int first = group * kGroupM;
+  const int size = min(num_mc - first, kGroupM);
+  const int local = t - group * kGroupM * kNumNBlocks;
+  mc = first + local % size;
+  nb = local / size;
+}
+
+// One consumer warp's release of a ring stage: with a cluster, lane i tells CTA i, whose
+// producer multicasts into this CTA's copy of the stage.
+template <class Cfg>
+__device__ __forceinline__ void release_stage(unsigned empty_bar, int lane) {
+  if constexpr (Cfg::kClusterM == 1) {
+    if (lane == 0) mbar_arrive(empty_bar);
+  } else {
+    if (lane < Cfg::kClusterM) mbar_arrive_cluster(empty_bar, static_cast<unsigned>(lane));
+  }
+}
+
+// Four adjacent outputs as one 8- or 16-byte access (the caller checked alignment).
+template <OutKind kOut>
+__device__ __forceinline__ void load4(const void* p, long long idx, float* o) {
+  if constexpr (kOut == OutKind::kF32) {
+    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(p) + idx);
+    o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
+  } else {
+    const uint2 v = *reinterpret_cast<const uint2*>(static_cast<const unsigned short*>(p) + idx);
+    const unsigned short h[4] = {static_cast<unsigned short>(v.x & 0xFFFF), static_cast<unsigned short>(v.x >> 16),
+                                 static_cast<unsigned short>(v.y & 0xFFFF), static_cast<unsigned short>(v.y >> 16)};
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[e] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(h[e]) : kern::f16_to_f32(h[e]);
+  }
+}
+template <OutKind kOut>
+__device__ __forceinline__ void store4(void* p, long long idx, const float* o) {
+  if constexpr (kOut == OutKind::kF32) {
+    *reinterpret_cast<float4*>(static_cast<float*>(p) + idx) = make_float4(o[0], o[1], o[2], o[3]);
+  } else if constexpr (kOut == OutKind::kBF16) {
+    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_bf16x2(o[0], o[1]), pack_bf16x2(o[2], o[3]));
+  } else {
+    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_f16x2(o[0], o[1]), pack_f16x2(o[2], o[3]));
+  }
+}
+__device__ __forceinline__ bool aligned(const void* p, unsigned bytes) {
+  return (reinterpret_cast<unsigned long long>(p) & (bytes - 1)) == 0;
+}
+
+// Staging chunk of the epilogue: kCols fp32 columns of the warpgroup's 64 rows, rows padded by
+// 8 floats so the fragment writes (float2) and the row reads (float4) are free of bank conflicts.
+template <class Cfg>
+constexpr int epi_cols() { return Cfg::kBN % 32 == 0 ? 32 : 16; }
+template <class Cfg>
+constexpr int epi_bytes() { return 64 * (epi_cols<Cfg>() + 8) * 4; }
+
+// Scale, bias, accumulate and store one consumer warpgroup's 64 x kBN accumulators. The
+// wgmma fragment (v[4j + 2h + e]: row warp*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e) goes
+// through shared memory in column chunks so that global accesses are 4 adjacent elements per
+// thread and whole rows per warp.
+template <class Cfg>
+__device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0, int cw) {
+  constexpr OutKind kOut = Cfg::kOut;
+  constexpr int kOB = kOut == OutKind::kF32 ? 4 : 2;
+  constexpr int kCols = epi_cols<Cfg>(), kPitch = kCols + 8;
+  const int tid = threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
+  const int r1 = warp * 16 + lane / 4, q2 = 2 * (lane % 4);
+  // Uniform: may this warpgroup use 4-wide accesses (then every index below is a multiple of 4)?
+  const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB);
+  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && aligned(args.c, 4 * kOB);
+  const bool vb = Cfg::kBias && aligned(args.bias, 4 * kOB);
+  const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
+  float tensor_scale = 1.0f;
+  if constexpr (Cfg::kScale == ScaleKind::kTensor) tensor_scale = args.scale_a[0] * args.scale_b[0];
+#pragma unroll
+  for (int c0 = 0; c0 < Cfg::kBN; c0 += kCols) {
+#pragma unroll
+    for (int jj = 0; jj < kCols / 8; ++jj) {
+      const int j = c0 / 8 + jj;
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        st_shared_v2(buf + ((r1 + 8 * h) * kPitch + 8 * jj + q2) * 4, v[4 * j + 2 * h], v[4 * j + 2 * h + 1]);
+    }
+    named_barrier(1 + cw, 128);
+#pragma unroll
+    for (int i = 0; i < 64 * kCols / 4 / 128; ++i) {
+      const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
+      const int row = row_base + r, col = n0 + c0 + 4 * c4;
+      if (row >= args.m || col >= Cfg::kN) continue;
+      const bool full = col + 4 <= Cfg::kN;
+      const float4 x = ld_shared_v4(buf + (r * kPitch + 4 * c4) * 4);
+      float o[4] = {x.x * tensor_scale, x.y * tensor_scale, x.z * tensor_scale, x.w * tensor_scale};
+      if constexpr (Cfg::kScale == ScaleKind::kRow) {
+        const float rs = args.scale_a[row];
+        float sb[4];
+        if (full && vs) {
+          const float4 t = *reinterpret_cast<const float4*>(args.scale_b + col);
+          sb[0] = t.x; sb[1] = t.y; sb[2] = t.z; sb[3] = t.w;
+        } else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) sb[e] = col + e < Cfg::kN ? args.scale_b[col + e] : 0.0f;
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] *= rs * sb[e];
+      }
+      if constexpr (Cfg::kBias) {
+        float b[4];
+        if (full && vb) load4<kOut>(args.bias, col, b);
+        else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) b[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col + e) : 0.0f;
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] += b[e];
+      }
+      if constexpr (Cfg::kAccumulate) {
+        const long long ci = static_cast<long long>(row) * args.ldc + col;
+        float c[4];
+        if (full && vc) load4<kOut>(args.c, ci, c);
+        else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) c[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.c, ci + e) : 0.0f;
+        }
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[e] += c[e];
+      }
+      const long long di = (args.d_row_offset + row) * args.ldd + col;
+      if (full && vd) store4<kOut>(args.d, di, o);
+      else {
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (col + e < Cfg::kN) kern::store_out<kOut>(args.d, di + e, o[e]);
+      }
+    }
+    named_barrier(1 + cw, 128);
+  }
+}
+
+template <class Cfg>
+__device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b, const GemmArgs& args) {
+  constexpr int kBM = Cfg::kBM, kBN = Cfg::kBN, kBK = Cfg::kBK, kStages = Cfg::kStages;
+  constexpr int kClusterM = Cfg::kClusterM;
+  constexpr int kConsumers = kBM / 64;
+  constexpr int kNumKBlocks = (Cfg::kK + kBK - 1) / kBK;
+  constexpr int kNumNBlocks = (Cfg::kN + kBN - 1) / kBN;
+  constexpr int kTileA = kBM * kBK;
+  constexpr int kStage = stage_bytes<Cfg>();
+  constexpr bool kBlock = Cfg::kScale == ScaleKind::kBlock;
+  constexpr int kAcc = kBN / 2;
+  static_assert(Cfg::kK > 0 && Cfg::kK % 16 == 0, "K must be a positive multiple of 16 (TMA row stride)");
+  static_assert(kBM == 64 || kBM == 128, "kBM must be 64 or 128");
+  static_assert(Cfg::kWarps == 4 * (1 + kConsumers), "kWarps: one producer + kBM/64 consumer warpgroups");
+  static_assert(kBK == 128, "kBK must be 128: one 128-byte swizzle row, one block-scale block");
+  static_assert(kBN >= 16 && kBN <= 256 && kBN % (16 * kClusterM) == 0, "kBN: 16..256, multiple of 16*cluster");
+  static_assert(kClusterM == 1 || kClusterM == 2, "kClusterM must be 1 or 2");
+  static_assert(kStages >= 2 && kStages <= 8, "kStages must be within [2, 8]");
+  static_assert(smem_bytes<Cfg>() <= 227 * 1024, "tile ring exceeds 227 KiB of shared memory");
+
+  extern __shared__ __align__(1024) unsigned char smem_raw[];
+  const unsigned ring = (smem_addr(smem_raw) + 1023u) & ~1023u;
+  const unsigned epi = ring + kStages * kStage;
+  const unsigned bars = epi + kConsumers * epi_bytes<Cfg>();  // full[s] at bars + 8s, empty[s] after them
+  const int wg = threadIdx.x / 128;
+  const int lane = threadIdx.x % 32;
+  const unsigned rank = kClusterM > 1 ? cluster_cta_rank() : 0u;
+
+  if (threadIdx.x == 0) {
+    tma_prefetch_desc(&tma_a);
+    tma_prefetch_desc(&tma_b);
+    for (int s = 0; s < kStages; ++s) {
+      mbar_init(bars + 8 * s, 1);
+      mbar_init(bars + 8 * (kStages + s), 4 * kConsumers * kClusterM);
+    }
+    fence_mbar_init();
+  }
+  if constexpr (kClusterM > 1) cluster_sync();
+  else __syncthreads();
+
+  const int num_mc = ((args.m + kBM - 1) / kBM + kClusterM - 1) / kClusterM;
+  const int num_tiles = num_mc * kNumNBlocks;
+  const int cluster_id = blockIdx.x / kClusterM;
+  const int num_clusters = gridDim.x / kClusterM;
+
+  if (wg == 0) {
+    // Producer warpgroup: gives its registers to the consumers; one thread issues every copy.
+    if constexpr (kConsumers == 2) setmaxnreg_dec<40>();
+    if (threadIdx.x == 0) {
+      int s = 0;
+      unsigned phase = 0;
+      for (int t = cluster_id; t < num_tiles; t += num_clusters) {
+        int mc, nb;
+        tile_coords<Cfg>(t, num_mc, mc, nb);
+        const int m_block = mc * kClusterM + static_cast<int>(rank);
+        for (int kb = 0; kb < kNumKBlocks; ++kb) {
+          mbar_wait(bars + 8 * (kStages + s), phase ^ 1u);
+          const unsigned full = bars + 8 * s;
+          const unsigned a_dst = ring + s * kStage;
+          mbar_arrive_expect_tx(full, kStage);
+          tma_load_2d(a_dst, &tma_a, full, kb * kBK, m_block * kBM);
+          if constexpr (kClusterM == 1) {
+            tma_load_2d(a_dst + kTileA, &tma_b, full, kb * kBK, nb * kBN);
+          } else {
+            constexpr int kHalf = kBN / 2;
+            tma_load_2d_multicast(a_dst + kTileA + rank * kHalf * kBK, &tma_b, full, kb * kBK,
+                                  nb * kBN + static_cast<int>(rank) * kHalf, static_cast<unsigned short>(3));
+          }
+          if (++s == kStages) { s = 0; phase ^= 1u; }
+        }
+      }
+    }
+  } else {
+    if constexpr (kConsumers == 2) setmaxnreg_inc<232>();
+    const int cw = wg - 1;
+    const int warp = (threadIdx.x / 32) % 4;
+    const int row_in_tile = cw * 64 + warp * 16 + lane / 4;
+    float acc[kAcc];
+    float fin[kBlock ? kAcc : 1];
+    int s = 0;
+    unsigned phase = 0;
+    for (int t = cluster_id; t < num_tiles; t += num_clusters) {
+      int mc, nb;
+      tile_coords<Cfg>(t, num_mc, mc, nb);
+      const int m0 = (mc * kClusterM + static_cast<int>(rank)) * kBM;
+      const int n0 = nb * kBN;
+      const int row0 = m0 + row_in_tile;
+      if constexpr (kBlock) {
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i) fin[i] = 0.0f;
+      }
+      int prev = 0;
+      for (int kb = 0; kb < kNumKBlocks; ++kb) {
+        // Block scales for this K block, loaded before the wait so their latency hides behind it.
+        constexpr int kNumSbCols = (Cfg::kN + 127) / 128;
+        constexpr int kSb = 128 % kBN == 0 ? 1 : (kBN % 128 == 0 ? kBN / 128 : (kBN + 126) / 128 + 1);
+        float sa0 = 0.0f, sa1 = 0.0f, sbv[kSb];
+        if constexpr (kBlock) {
+          sa0 = row0 < args.m ? args.scale_a[static_cast<long long>(row0) * kNumKBlocks + kb] : 0.0f;
+          sa1 = row0 + 8 < args.m ? args.scale_a[static_cast<long long>(row0 + 8) * kNumKBlocks + kb] : 0.0f;
+#pragma unroll
+          for (int c = 0; c < kSb; ++c) sbv[c] = args.scale_b[kb * kNumSbCols + min(n0 / 128 + c, kNumSbCols - 1)];
+        }
+        mbar_wait(bars + 8 * s, phase);
+        const unsigned a_tile = ring + s * kStage + cw * 64 * kBK;
+        const unsigned long long da = make_smem_desc(a_tile);
+        const unsigned long long db = make_smem_desc(ring + s * kStage + kTileA);
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < kBK / 32; ++kk) {
+          // +2 per step: 32 bytes along K, in the descriptor's 16-byte units.
+          Wgmma<kBN>::mma(da + 2 * kk, db + 2 * kk, acc, kBlock ? kk : (kb | kk));
+        }
+        wgmma_commit();
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
+        if constexpr (kBlock) {
+          // Two-level accumulation: this K block's wgmma sum, scaled, into fp32 registers.
+          wgmma_wait<0>();
+#pragma unroll
+          for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
+          release_stage<Cfg>(bars + 8 * (kStages + s), lane);
+#pragma unroll
+          for (int j = 0; j < kBN / 8; ++j) {
+            const int off = (n0 & 127) + 8 * j;
+            float sb = sbv[0];
+#pragma unroll
+            for (int c = 1; c < kSb; ++c) sb = off >= 128 * c ? sbv[c] : sb;
+            const float s0 = sa0 * sb, s1 = sa1 * sb;
+            fin[4 * j + 0] += acc[4 * j + 0] * s0;
+            fin[4 * j + 1] += acc[4 * j + 1] * s0;
+            fin[4 * j + 2] += acc[4 * j + 2] * s1;
+            fin[4 * j + 3] += acc[4 * j + 3] * s1;
+          }
+        } else {
+          // Keep one wgmma group in flight; the stage before it is then free.
+          if (kb > 0) {
+            wgmma_wait<1>();
+            release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
+          }
+          prev = s;
+        }
+        if (++s == kStages) { s = 0; phase ^= 1u; }
+      }
+      if constexpr (!kBlock) {
+        wgmma_wait<0>();
+#pragma unroll
+        for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
+        release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
+        epilogue<Cfg>(args, acc, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, n0, cw);
+      } else {
+        epilogue<Cfg>(args, fin, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, n0, cw);
+      }
+    }
+  }
+  if constexpr (kClusterM > 1) {
+    // No CTA may leave while its peer can still arrive on its barriers or multicast into it.
+    __syncwarp();
+    cluster_sync();
+  }
+}
+
+}}  // namespace tpjit::sm90

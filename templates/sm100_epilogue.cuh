@@ -1,0 +1,120 @@
+// Epilogue of the sm_100a GEMM for one thread's piece of one output row: kCols adjacent fp32
+// accumulators (as tcgen05.ld 32x32b gives them: thread = row, registers = columns) get the
+// tensor/row scale, bias and partial sum, then are stored. Whole 16-byte accesses where the
+// row segment is inside N and aligned, element by element otherwise.
+#pragma once
+
+#include "gemm_args.cuh"
+#include "gemm_epilogue.cuh"
+#include "sm90_ptx.cuh"
+
+namespace tpjit { namespace sm100 {
+
+template <OutKind kOut>
+constexpr int out_bytes() { return kOut == OutKind::kF32 ? 4 : 2; }
+// Elements in one 16-byte access.
+template <OutKind kOut>
+constexpr int vec_elems() { return 16 / out_bytes<kOut>(); }
+
+__device__ __forceinline__ bool aligned16(const void* p) {
+  return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
+}
+
+// One 16-byte load of vec_elems<kOut>() outputs at element `idx` of `base`, widened to fp32.
+template <OutKind kOut>
+__device__ __forceinline__ void load_vec(const void* base, long long idx, float* o) {
+  if constexpr (kOut == OutKind::kF32) {
+    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(base) + idx);
+    o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
+  } else {
+    const uint4 v = *reinterpret_cast<const uint4*>(static_cast<const unsigned short*>(base) + idx);
+    const unsigned w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const unsigned short lo = static_cast<unsigned short>(w[i] & 0xFFFF), hi = static_cast<unsigned short>(w[i] >> 16);
+      o[2 * i] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(lo) : kern::f16_to_f32(lo);
+      o[2 * i + 1] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(hi) : kern::f16_to_f32(hi);
+    }
+  }
+}
+
+template <OutKind kOut>
+__device__ __forceinline__ void store_vec(void* base, long long idx, const float* o) {
+  if constexpr (kOut == OutKind::kF32) {
+    *reinterpret_cast<float4*>(static_cast<float*>(base) + idx) = make_float4(o[0], o[1], o[2], o[3]);
+  } else {
+    unsigned w[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+      w[i] = kOut == OutKind::kBF16 ? sm90::pack_bf16x2(o[2 * i], o[2 * i + 1]) : sm90::pack_f16x2(o[2 * i], o[2 * i + 1]);
+    *reinterpret_cast<uint4*>(static_cast<unsigned short*>(base) + idx) = make_uint4(w[0], w[1], w[2], w[3]);
+  }
+}
+
+// Finishes v[0..kCols) = accumulators of (row, col0 .. col0+kCols) and stores them. `scale` is
+// the tensor scale (1 in other modes); row scales are applied here; block scales were applied
+// by the caller during the K loop. The caller skips rows >= m.
+template <class Cfg, int kCols>
+__device__ __forceinline__ void finish_row_chunk(const GemmArgs& args, int row, int col0, float scale, float* v) {
+  constexpr OutKind kOut = Cfg::kOut;
+  constexpr int kV = vec_elems<kOut>();
+  static_assert(kCols % kV == 0, "chunk must be whole 16-byte vectors");
+  const bool full = col0 + kCols <= Cfg::kN;
+  float rs = scale;
+  if constexpr (Cfg::kScale == ScaleKind::kRow) rs *= args.scale_a[row];
+#pragma unroll
+  for (int i = 0; i < kCols; ++i) v[i] *= rs;
+  if constexpr (Cfg::kScale == ScaleKind::kRow) {
+    // scale_b is fp32: 4 per 16-byte load; same addresses across the warp (broadcast).
+    if (full && aligned16(args.scale_b + col0)) {
+#pragma unroll
+      for (int i = 0; i < kCols; i += 4) {
+        const float4 s = *reinterpret_cast<const float4*>(args.scale_b + col0 + i);
+        v[i] *= s.x; v[i + 1] *= s.y; v[i + 2] *= s.z; v[i + 3] *= s.w;
+      }
+    } else {
+#pragma unroll
+      for (int i = 0; i < kCols; ++i) v[i] *= col0 + i < Cfg::kN ? args.scale_b[col0 + i] : 0.0f;
+    }
+  }
+  if constexpr (Cfg::kBias) {
+    const bool vb = full && aligned16(static_cast<const char*>(args.bias) + static_cast<long long>(col0) * out_bytes<kOut>());
+#pragma unroll
+    for (int i = 0; i < kCols; i += kV) {
+      float b[kV];
+      if (vb) load_vec<kOut>(args.bias, col0 + i, b);
+      else {
+#pragma unroll
+        for (int e = 0; e < kV; ++e) b[e] = col0 + i + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col0 + i + e) : 0.0f;
+      }
+#pragma unroll
+      for (int e = 0; e < kV; ++e) v[i + e] += b[e];
+    }
+  }
+  if constexpr (Cfg::kAccumulate) {
+    const long long ci = static_cast<long long>(row) * args.ldc + col0;
+    const bool vc = full && aligned16(static_cast<const char*>(args.c) + ci * out_bytes<kOut>());
+#pragma unroll
+    for (int i = 0; i < kCols; i += kV) {
+      float c[kV];
+      if (vc) load_vec<kOut>(args.c, ci + i, c);
+      else {
+#pragma unroll
+        for (int e = 0; e < kV; ++e) c[e] = col0 + i + e < Cfg::kN ? kern::load_out<kOut>(args.c, ci + i + e) : 0.0f;
+      }
+#pragma unroll
+      for (int e = 0; e < kV; ++e) v[i + e] += c[e];
+    }
+  }
+  const long long di = (args.d_row_offset + row) * args.ldd + col0;
+  if (full && aligned16(static_cast<const char*>(args.d) + di * out_bytes<kOut>())) {
+#pragma unroll
+    for (int i = 0; i < kCols; i += kV) store_vec<kOut>(args.d, di + i, v + i);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kCols; ++i)
+      if (col0 + i < Cfg::kN) kern::store_out<kOut>(args.d, di + i, v[i]);
+  }
+}
+
+}}  // namespace tpjit::sm100

@@ -1,0 +1,2 @@
+R"x(raw)x" )" ")\"" \\ \n "quote" 'c' ??= trigraph
+ÿ end without newline
