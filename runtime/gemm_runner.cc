@@ -1,0 +1,181 @@
+#include "runtime/gemm_runner.h"
+
+#include <algorithm>
+#include <mutex>
+#include <string>
+
+#include "runtime/tensor_map.h"
+
+namespace tpjit::runtime {
+namespace {
+
+Error bad_args(const std::string& what) {
+  return make_error(errc::kBadRequest, "gemm launch: " + what, "runtime.gemm");
+}
+
+Error bad_shape(const std::string& what) {
+  return make_error(errc::kUnsupportedShape, "gemm launch: " + what, "runtime.gemm");
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+constexpr uint32_t kTmaBoxK = 128;  // one 128-byte swizzle row of e4m3 per box row
+
+// One operand's last encoded map: launches on the same buffers (the common case: a layer's
+// weights, a persistent activation buffer) skip the encode.
+struct CachedMap {
+  const void* base = nullptr;
+  uint64_t rows = 0, stride = 0;
+  CUtensorMap map{};
+};
+
+}  // namespace
+
+struct GemmKernel::MapCache {
+  std::mutex mu;
+  CachedMap a, b;
+};
+
+GemmKernel::GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f,
+                       int max_clusters)
+    : d_(d),
+      spec_(std::move(spec)),
+      module_(std::move(m)),
+      fn_(std::move(f)),
+      max_clusters_(max_clusters),
+      maps_(std::make_shared<MapCache>()) {}
+
+Result<GemmKernel> GemmKernel::load(const Driver& d, const codegen::GemmSpec& spec,
+                                    std::span<const uint8_t> cubin) {
+  if (Status s = codegen::check_spec(spec); !s.ok()) return s.error();
+  Result<Module> m = Module::load(d, cubin);
+  if (!m.ok()) return m.error();
+  Result<Function> f = m->function(codegen::kernel_name(spec));
+  if (!f.ok()) return f.error();
+  const codegen::LaunchShape shape = codegen::launch_shape(spec, 1);
+  if (shape.smem_bytes > codegen::kDefaultSmemLimit) {
+    TPJIT_CU_RETURN(d, cuFuncSetAttribute(f->get(),
+                                          CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                                          static_cast<int>(shape.smem_bytes)));
+  }
+  int max_clusters = 0;
+  if (shape.persistent) {
+    // Depends on the function, block, shared memory and cluster size only: asked once here.
+    // The grid must be a multiple of the cluster; one cluster is enough for the query.
+    CUlaunchConfig c{};
+    c.gridDimX = shape.cluster_x;
+    c.gridDimY = c.gridDimZ = 1;
+    c.blockDimX = shape.block_x;
+    c.blockDimY = c.blockDimZ = 1;
+    c.sharedMemBytes = shape.smem_bytes;
+    CUlaunchAttribute attr{};
+    attr.id = CU_LAUNCH_ATTRIBUTE_CLUSTER_DIMENSION;
+    attr.value.clusterDim.x = shape.cluster_x;
+    attr.value.clusterDim.y = attr.value.clusterDim.z = 1;
+    c.attrs = &attr;
+    c.numAttrs = 1;
+    TPJIT_CU_RETURN(d, cuOccupancyMaxActiveClusters(&max_clusters, f->get(), &c));
+    if (max_clusters < 1)
+      return make_error(kErrCuda,
+                        "kernel " + codegen::kernel_name(spec) +
+                            ": no cluster of " + std::to_string(shape.cluster_x) +
+                            " CTAs fits on this GPU (" + std::to_string(shape.smem_bytes) +
+                            " bytes of shared memory, " + std::to_string(shape.block_x) +
+                            " threads each)",
+                        "runtime.gemm");
+  }
+  return GemmKernel(&d, spec, std::move(m).value(), std::move(f).value(), max_clusters);
+}
+
+Status GemmKernel::check_args(const GemmArgs& a) const {
+  const int64_t n = spec_.n, k = spec_.k;
+  const codegen::LaunchShape shape = codegen::launch_shape(spec_, 0);
+  const int64_t max_m = shape.persistent ? int64_t{1} << 30 : int64_t{65535} * spec_.tile.bm;
+  if (a.m < 0 || a.m > max_m) {
+    return bad_shape("m=" + std::to_string(a.m) + " outside [0, " + std::to_string(max_m) +
+                     "] for this kernel");
+  }
+  if (!a.a || !a.b || !a.d || !a.scale_a || !a.scale_b) return bad_args("null a, b, d or scale");
+  // The 16-byte copies (cp.async or TMA) need these; a caller can fall back to no kernel of
+  // ours for data laid out otherwise, so they are a shape problem, not a bad request.
+  if (!aligned16(a.a) || !aligned16(a.b))
+    return bad_shape("a and b must be 16-byte aligned (the copies move 16-byte chunks)");
+  if (a.lda < k || a.lda % 16 != 0 || a.ldb < k || a.ldb % 16 != 0) {
+    return bad_shape("lda=" + std::to_string(a.lda) + " and ldb=" + std::to_string(a.ldb) +
+                     " must be >= k=" + std::to_string(k) + " and multiples of 16 bytes");
+  }
+  if (a.ldd < n || a.d_row_offset < 0) return bad_args("ldd must be >= n; d_row_offset >= 0");
+  if (spec_.bias != (a.bias != nullptr)) return bad_args("bias pointer must match spec.bias");
+  if (spec_.accumulate != (a.c != nullptr)) {
+    return bad_args("c pointer must match spec.accumulate");
+  }
+  if (spec_.accumulate && a.ldc < n) return bad_args("ldc must be >= n");
+  return ok_status();
+}
+
+Status GemmKernel::launch(const GemmArgs& args, CUstream stream) const {
+  if (Status s = check_args(args); !s.ok()) return s;
+  const codegen::LaunchShape sh = codegen::launch_shape(spec_, args.m);
+  if (sh.tensor_maps) return launch_tma(args, sh, stream);
+  LaunchConfig cfg;
+  cfg.grid = {sh.grid_x, sh.grid_y, sh.grid_z};
+  cfg.block = {sh.block_x, sh.block_y, sh.block_z};
+  cfg.dynamic_smem_bytes = sh.smem_bytes;
+  cfg.stream = stream;
+  GemmArgs local = args;  // cuLaunchKernelEx copies the bytes during the call
+  void* params[] = {&local};
+  fn_.launch(cfg, params);
+  return ok_status();
+}
+
+// The TMA templates' contract (templates/gemm_fp8_sm90.cuh header): UINT8 maps of rank 2,
+// 128-byte swizzle, 256-byte L2 promotion, zero fill out of bounds; A is [m, K] with boxes of
+// {128, bm}, B is [N, K] with boxes of {128, bn / cluster_m} (each CTA of a cluster loads its
+// share of the B tile and multicasts it).
+Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh,
+                              CUstream stream) const {
+  if (args.m == 0) return ok_status();  // no rows: nothing to write, no map of 0 rows
+  const codegen::TileConfig& t = spec_.tile;
+  CUtensorMap ma, mb;
+  {
+    std::lock_guard lock(maps_->mu);
+    auto encode = [&](CachedMap& slot, const void* base, uint64_t rows, int64_t stride,
+                      uint32_t box_rows) -> Status {
+      if (slot.base == base && slot.rows == rows && slot.stride == uint64_t(stride))
+        return ok_status();
+      TensorMap2d desc{.rows = rows,
+                       .cols = static_cast<uint64_t>(spec_.k),
+                       .row_stride_bytes = static_cast<uint64_t>(stride),
+                       .box_rows = box_rows,
+                       .box_cols = kTmaBoxK};
+      Result<CUtensorMap> m = encode_tensor_map_2d(*d_, base, desc);
+      if (!m.ok()) {
+        slot.base = nullptr;
+        return m.error();
+      }
+      slot = {base, rows, uint64_t(stride), *m};
+      return ok_status();
+    };
+    if (Status s = encode(maps_->a, args.a, uint64_t(args.m), args.lda, uint32_t(t.bm)); !s.ok())
+      return s;
+    if (Status s = encode(maps_->b, args.b, uint64_t(spec_.n), args.ldb,
+                          uint32_t(t.bn / t.cluster_m));
+        !s.ok())
+      return s;
+    ma = maps_->a.map;
+    mb = maps_->b.map;
+  }
+  LaunchConfig cfg;
+  const unsigned cap = sh.cluster_x * static_cast<unsigned>(max_clusters_);
+  cfg.grid = {std::min(sh.grid_x, cap), 1, 1};
+  cfg.block = {sh.block_x, 1, 1};
+  cfg.dynamic_smem_bytes = sh.smem_bytes;
+  cfg.stream = stream;
+  cfg.cluster = {sh.cluster_x, 1, 1};
+  GemmArgs local = args;
+  void* params[] = {&ma, &mb, &local};
+  fn_.launch(cfg, params);
+  return ok_status();
+}
+
+}  // namespace tpjit::runtime

@@ -1,0 +1,54 @@
+// Launching a generated GEMM (codegen's GemmSpec + its cubin) with GemmArgs per the Kernel ABI
+// (templates/gemm_args.cuh) and codegen's launch_shape. TMA variants (sm90_wgmma,
+// sm100_tcgen05) get their two tensor maps encoded here, their persistent grid capped at the
+// clusters the GPU holds at once, and the cluster launch attribute.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+#include "codegen/spec.h"
+#include "runtime/driver.h"
+#include "runtime/module.h"
+#include "templates/gemm_args.cuh"
+#include "util/result.h"
+
+namespace tpjit::runtime {
+
+// A generated GEMM loaded into the current context. Move-only (owns its Module).
+class GemmKernel {
+ public:
+  // Loads `cubin` (compiled from generate(spec)) and looks up kernel_name(spec); raises the
+  // dynamic shared memory limit when the tiles need more than 48 KiB; for persistent variants
+  // asks the occupancy API once how many clusters fit (kErrCuda if none does).
+  static Result<GemmKernel> load(const Driver& d, const codegen::GemmSpec& spec,
+                                 std::span<const uint8_t> cubin);
+
+  // Checks `args` against the spec (alignment, leading dims, pointers the epilogue needs)
+  // before any launch and launches it on `stream` for args.m rows; kUnsupportedShape or
+  // kBadRequest on bad arguments. Asynchronous: a fault inside the kernel shows up at the next
+  // synchronization. Thread-safe.
+  Status launch(const GemmArgs& args, CUstream stream) const;
+
+  const codegen::GemmSpec& spec() const { return spec_; }
+  const Function& function() const { return fn_; }
+  // Clusters (CTAs for cluster_m == 1) resident at once; 0 for non-persistent variants.
+  int max_active_clusters() const { return max_clusters_; }
+
+ private:
+  struct MapCache;  // the last tensor maps encoded, per operand
+  GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f, int max_clusters);
+  Status check_args(const GemmArgs& args) const;
+  Status launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh, CUstream stream) const;
+  const Driver* d_;
+  codegen::GemmSpec spec_;
+  Module module_;
+  Function fn_;
+  int max_clusters_ = 0;
+  std::shared_ptr<MapCache> maps_;  // heap: keeps GemmKernel movable (it holds a mutex)
+};
+
+}  // namespace tpjit::runtime
