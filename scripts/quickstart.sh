@@ -23,7 +23,7 @@ for pass in 1 2; do
     if [ "$pass" = 1 ]; then
       "$bin/tpjit" compile "$g" --m "$m_list" --arch sm_90a,sm_100a
     else
-      "$bin/tpjit" compile "$g" --m "$m_list" --arch sm_90a,sm_100a --summary
+      "$bin/tpjit" compile "$g" --m "$m_list" --arch sm_90a,sm_100a | tail -n 1
     fi
   done
 done
