@@ -13,13 +13,12 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/cublaslt_gemm.h"
-#include "bench/fill.h"
+#include "bench/measure.h"
 #include "codegen/compiler.h"
 #include "codegen/variant.h"
 #include "runtime/context.h"
 #include "runtime/gemm_runner.h"
 #include "runtime/memory.h"
-#include "runtime/numerics.h"
 #include "runtime/stream.h"
 #include "util/check.h"
 
@@ -79,67 +78,6 @@ std::map<std::string, Compiled> compile_all(const std::vector<codegen::GemmSpec>
   for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
   for (auto& t : threads) t.join();
   return out;
-}
-
-// Median of `iters` launches, each timed by its own pair of events, after `warmup` launches;
-// launch(i) must use input set i % sets.
-double median_us(const Driver& d, CUstream stream, int warmup, int iters,
-                 const std::function<void(int)>& launch) {
-  for (int i = 0; i < warmup; ++i) launch(i);
-  std::vector<runtime::Event> start, stop;
-  for (int i = 0; i < iters; ++i) {
-    start.emplace_back(d);
-    stop.emplace_back(d);
-  }
-  for (int i = 0; i < iters; ++i) {
-    start[i].record(stream);
-    launch(warmup + i);
-    stop[i].record(stream);
-  }
-  stop.back().synchronize();
-  std::vector<double> us;
-  for (int i = 0; i < iters; ++i) us.push_back(1e3 * stop[i].elapsed_ms_since(start[i]));
-  std::nth_element(us.begin(), us.begin() + iters / 2, us.end());
-  return us[iters / 2];
-}
-
-std::vector<uint16_t> download_bf16(const DeviceBuffer& b, size_t count) {
-  std::vector<uint16_t> out(count);
-  b.download({reinterpret_cast<uint8_t*>(out.data()), count * 2});
-  return out;
-}
-
-// ||ours - ref|| / ||ref|| in double; inf if ours has a NaN or infinity (e.g. unwritten 0xFF).
-double rel_error_bf16(const std::vector<uint16_t>& ours, const std::vector<uint16_t>& ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const double o = runtime::bf16_to_float(ours[i]), r = runtime::bf16_to_float(ref[i]);
-    if (!std::isfinite(o)) return INFINITY;
-    num += (o - r) * (o - r);
-    den += r * r;
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-struct InputSets {
-  std::vector<DeviceBuffer> a, b;
-};
-
-// Enough sets that one pass over them is at least 3x the L2 size (2..16 sets).
-InputSets make_inputs(const Driver& d, const GemmShape& s, int l2_bytes, uint64_t seed) {
-  const size_t a_bytes = size_t(s.m * s.k), b_bytes = size_t(s.n * s.k);
-  const size_t per_set = a_bytes + b_bytes;
-  const int sets = static_cast<int>(
-      std::clamp<size_t>((3 * size_t(l2_bytes) + per_set - 1) / per_set, 2, 16));
-  InputSets in;
-  std::vector<uint8_t> host(std::max(a_bytes, b_bytes));
-  for (int i = 0; i < sets; ++i) {
-    fill_random_e4m3({host.data(), a_bytes}, seed + 2 * i);
-    in.a.emplace_back(d, a_bytes).upload({host.data(), a_bytes});
-    fill_random_e4m3({host.data(), b_bytes}, seed + 2 * i + 1);
-    in.b.emplace_back(d, b_bytes).upload({host.data(), b_bytes});
-  }
-  return in;
 }
 
 const char* kDefaultLayers[][3] = {
@@ -208,7 +146,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
               "cublGB/s", "rel_err");
   for (size_t si = 0; si < shapes.size(); ++si) {
     const GemmShape& s = shapes[si];
-    const InputSets in = make_inputs(d, s, info->l2_bytes, 1000 + 64 * si);
+    const InputSets in = make_inputs(d, s.m, s.n, s.k, info->l2_bytes, 1000 + 64 * si);
     const int sets = static_cast<int>(in.a.size());
     const float sa_host = 0.75f, sb_host = 0.5f;
     DeviceBuffer sa(d, 4), sb(d, 4);

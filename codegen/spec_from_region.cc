@@ -6,7 +6,8 @@
 
 namespace tpjit::codegen {
 
-Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& g, int64_t m_rows, Arch arch) {
+Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& g, int64_t m_rows, Arch arch,
+                                const std::optional<TileConfig>& tile) {
   const std::string where = "gemm '" + g.node + "'";
   using graph::DType;
   if (g.a_dtype != DType::kF8E4M3 || g.b_dtype != DType::kF8E4M3)
@@ -53,6 +54,7 @@ Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& g, int64_t m_rows, Arch 
     s.variant = kVariantMmaSync;
     s.tile = choose_tile(s);
   }
+  if (tile) s.tile = *tile;
   if (Status ok = check_spec(s); !ok) {
     Error e = ok.error();
     e.message = "gemm '" + g.node + "' (" + g.op + ", N=" + std::to_string(g.n) +

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "codegen/spec.h"
 #include "fusion/match.h"
@@ -14,6 +15,9 @@ namespace tpjit::codegen {
 // bf16/f16/f32 (kUnsupportedDtype); K % 16 != 0, N % 8 != 0, batch != 1 or m_rows < 1
 // (kUnsupportedShape). Errors name the GEMM node in `where`.
 // accumulate is false; the planner sets it for GEMM+reduce-scatter rings.
-Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& gemm, int64_t m_rows, Arch arch);
+// With `tile` (an autotuned one) the spec takes it instead of choose_tile's, for the variant
+// chosen as above; a tile check_spec refuses is kUnsupportedShape, never silently replaced.
+Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& gemm, int64_t m_rows, Arch arch,
+                                const std::optional<TileConfig>& tile = std::nullopt);
 
 }  // namespace tpjit::codegen

@@ -12,13 +12,28 @@ nlohmann::json spec_to_json(const GemmSpec& s) {
           {"out_dtype", out_dtype_name(s.out)},
           {"bias", s.bias},
           {"accumulate", s.accumulate},
-          {"tile",
-           {{"bm", s.tile.bm},
-            {"bn", s.tile.bn},
-            {"bk", s.tile.bk},
-            {"stages", s.tile.stages},
-            {"warps", s.tile.warps},
-            {"cluster_m", s.tile.cluster_m}}}};
+          {"tile", tile_to_json(s.tile)}};
+}
+
+nlohmann::json tile_to_json(const TileConfig& t) {
+  return {{"bm", t.bm},         {"bn", t.bn},       {"bk", t.bk},
+          {"stages", t.stages}, {"warps", t.warps}, {"cluster_m", t.cluster_m}};
+}
+
+Result<TileConfig> tile_from_json(const nlohmann::json& j) {
+  TileConfig t;
+  const std::pair<const char*, int*> fields[] = {{"bm", &t.bm},         {"bn", &t.bn},
+                                                 {"bk", &t.bk},         {"stages", &t.stages},
+                                                 {"warps", &t.warps},   {"cluster_m", &t.cluster_m}};
+  for (const auto& [name, slot] : fields) {
+    if (!j.is_object() || !j.contains(name) || !j[name].is_number_integer() ||
+        j[name].get<int64_t>() < 0 || j[name].get<int64_t>() > 4096)
+      return make_error(errc::kBadRequest,
+                        std::string("a tile needs \"") + name + "\" as an integer in [0, 4096]",
+                        std::string("tile.") + name);
+    *slot = j[name].get<int>();
+  }
+  return t;
 }
 
 }  // namespace tpjit::codegen

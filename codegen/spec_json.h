@@ -1,14 +1,20 @@
-// GemmSpec as JSON, for the plan's "spec" field and for logs.
+// GemmSpec as JSON, for the plan's "spec" field and for logs; tiles both ways (tuning records).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
 #include "codegen/spec.h"
+#include "util/result.h"
 
 namespace tpjit::codegen {
 
 // {"variant","arch","m_hint","n","k","scale","out_dtype","bias","accumulate",
-//  "tile":{"bm","bn","bk","stages","warps"}}; keys and values are stable.
+//  "tile":{"bm","bn","bk","stages","warps","cluster_m"}}; keys and values are stable.
 nlohmann::json spec_to_json(const GemmSpec&);
+
+// {"bm","bn","bk","stages","warps","cluster_m"}, and back: kBadRequest unless every one of
+// them is an integer (whether the tile suits a variant is check_spec's question).
+nlohmann::json tile_to_json(const TileConfig&);
+Result<TileConfig> tile_from_json(const nlohmann::json&);
 
 }  // namespace tpjit::codegen

@@ -14,6 +14,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "cache/cubin_cache.h"
+#include "cache/tuning_store.h"
 #include "codegen/codegen.h"
 #include "codegen/variant.h"
 #include "daemon/handler.h"
@@ -32,6 +33,7 @@ class CompileService final : public RequestHandler {
   explicit CompileService(const DaemonConfig& config)
       : compiler_(codegen::make_nvrtc_compiler()),
         cache_(config.cache_dir, config.cache_budget_bytes),
+        tuning_(config.cache_dir),
         pool_(std::max(1, config.workers)) {}
 
   ~CompileService() override { pool_.join(); }
@@ -103,6 +105,7 @@ class CompileService final : public RequestHandler {
     std::string gemm;
     int64_t m = 0;
     codegen::GemmSpec spec;
+    json tuning;  // the plan's "tuning": where the tile came from
   };
 
   Result<json> build_plan(const CompileRequest& request) {
@@ -124,7 +127,9 @@ class CompileService final : public RequestHandler {
           for (auto arch : request.archs) {
             auto spec = codegen::make_gemm_spec(gemm, rows, arch);
             if (!spec) return with_m(spec.error(), request.m[i]);
-            jobs.push_back({region.id, gemm.node, request.m[i], *spec});
+            json tuning;
+            codegen::GemmSpec tuned = apply_tuning(gemm, rows, *spec, &tuning);
+            jobs.push_back({region.id, gemm.node, request.m[i], tuned, tuning});
           }
         }
       }
@@ -137,6 +142,31 @@ class CompileService final : public RequestHandler {
             .count();
     record_matches(matches.front());
     return plan_to_json(request, matches.front(), *kernels, total_ms);
+  }
+
+  // spec with the autotuned tile when the store has a record for its arch, variant, shape and
+  // rows' bucket (`tpjit-bench tune` writes them); else spec as the heuristic made it.
+  // A record whose tile this build refuses (older tile rules) is logged and ignored.
+  codegen::GemmSpec apply_tuning(const fusion::GemmInfo& gemm, int64_t rows,
+                                 const codegen::GemmSpec& spec, json* tuning) const {
+    *tuning = {{"source", "heuristic"}};
+    const cache::TuningKey key{codegen::arch_name(spec.arch), spec.variant, spec.n, spec.k,
+                               fusion::scale_mode_name(spec.scale),
+                               codegen::out_dtype_name(spec.out), cache::tuning_m_bucket(rows)};
+    std::optional<cache::TuningRecord> record = tuning_.lookup(key);
+    if (!record) return spec;
+    Result<codegen::TileConfig> tile = codegen::tile_from_json(record->tile);
+    Result<codegen::GemmSpec> tuned =
+        tile.ok() ? codegen::make_gemm_spec(gemm, rows, spec.arch, *tile)
+                  : Result<codegen::GemmSpec>(tile.error());
+    if (!tuned) {
+      logger("codegen")->warn("ignoring tuning record {}: {}",
+                              tuning_.record_path(key).string(), tuned.error().message);
+      return spec;
+    }
+    *tuning = {{"source", "tuned"}, {"card", record->card}, {"ms", record->ms},
+               {"tuned_at", record->tuned_at}, {"m_bucket", key.m_bucket}};
+    return *tuned;
   }
 
   static Error with_m(Error e, int64_t m) {
@@ -225,7 +255,8 @@ class CompileService final : public RequestHandler {
             {"cache", hit ? "hit" : "miss"},
             {"compile_ms", compile_ms},
             {"cubin_bytes", cubin_bytes},
-            {"spec", codegen::spec_to_json(job.spec)}};
+            {"spec", codegen::spec_to_json(job.spec)},
+            {"tuning", job.tuning}};
   }
 
   void record_matches(const fusion::MatchResult& match) {
@@ -235,6 +266,7 @@ class CompileService final : public RequestHandler {
 
   std::unique_ptr<codegen::Compiler> compiler_;
   cache::CubinCache cache_;
+  cache::TuningStore tuning_;
   boost::asio::thread_pool pool_;
 
   mutable std::mutex mutex_;

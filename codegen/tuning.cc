@@ -1,0 +1,47 @@
+#include "codegen/tuning.h"
+
+#include <algorithm>
+
+#include "codegen/variant.h"
+
+namespace tpjit::codegen {
+namespace {
+
+// The grid per variant before check_spec filters it. Only the sm90 grid has been measured
+// (bench/RESULTS.md); the others are small so tuning them stays cheap.
+std::vector<TileConfig> grid(const GemmSpec& s) {
+  std::vector<TileConfig> out;
+  if (s.variant == kVariantSm90Wgmma || s.variant == kVariantSm100Tcgen05) {
+    const bool sm90 = s.variant == kVariantSm90Wgmma;
+    const std::vector<int> bns = sm90 ? std::vector<int>{128, 192, 256} : std::vector<int>{128, 256};
+    for (int bn : bns)
+      for (int stages : {4, 5, 6})
+        for (int cluster : {1, 2})
+          out.push_back({.bm = 128, .bn = bn, .bk = 128, .stages = stages,
+                         .warps = sm90 ? 12 : 10, .cluster_m = cluster});
+  } else if (s.variant == kVariantMmaSync) {
+    out = {{.bm = 32, .bn = 64, .bk = 64, .stages = 4, .warps = 4},
+           {.bm = 64, .bn = 128, .bk = 32, .stages = 4, .warps = 8},
+           {.bm = 128, .bn = 128, .bk = 32, .stages = 4, .warps = 8},
+           {.bm = 128, .bn = 64, .bk = 32, .stages = 4, .warps = 8},
+           {.bm = 128, .bn = 128, .bk = 64, .stages = 3, .warps = 8}};
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<TileConfig> candidate_tiles(const GemmSpec& s) {
+  if (!find_variant(s.variant)) return {};
+  std::vector<TileConfig> all{choose_tile(s)};
+  for (const TileConfig& t : grid(s)) all.push_back(t);
+  std::vector<TileConfig> out;
+  for (const TileConfig& t : all) {
+    GemmSpec c = s;
+    c.tile = t;
+    if (check_spec(c).ok() && std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  }
+  return out;
+}
+
+}  // namespace tpjit::codegen
