@@ -1,0 +1,33 @@
+// `tpjit-bench overlap`: the fused collective+GEMM regions (runtime/overlap.h) on 2 GPUs of one
+// host, one thread per GPU in one process, for the Llama-3-70B TP2 layers: qkv and gate_up
+// (all-gather -> GEMM), o and down (GEMM -> reduce-scatter). Per layer and M it times, with
+// the same inputs: our GEMM alone (the full M rows a rank computes), the NCCL collective alone,
+// limit = max of the two (perfect overlap), unfused NCCL + cuBLASLt, unfused NCCL + our GEMM,
+// and fused for each chunk count; and it prints fused/limit, unfused/fused and the best plan.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tpjit::bench {
+
+struct OverlapBenchOptions {
+  std::vector<int64_t> ms = {128, 512, 2048, 4096, 16384};  // total tokens M
+  std::vector<std::string> layers = {"qkv", "o", "gate_up", "down"};
+  std::vector<int> chunks = {1, 2, 4};
+  int iters = 30;
+  int warmup = 5;
+  int nccl_max_ctas = 0;  // > 0: cap NCCL's CTAs per collective
+  std::string json_path;
+  double max_rel_error = 1e-2;  // fused vs unfused (ours), bf16 outputs
+};
+
+// Runs it, prints the table, writes JSON if asked; the process exit code (1: a check failed,
+// fewer than 2 GPUs, or a step failed).
+int run_overlap_bench(const OverlapBenchOptions& opts);
+
+// The `overlap` subcommand: parses argv[2..] into options and runs it; the exit code.
+int overlap_main(int argc, char** argv);
+
+}  // namespace tpjit::bench

@@ -1,0 +1,104 @@
+// Executors of the two fused regions for one rank (DESIGN.md, "Execution (overlap)", phase 1):
+// the generated GEMMs on the caller's stream, NCCL on the executor's own stream, ordered with
+// events and never with host synchronization.
+//
+//   all_gather_gemm:     D_g[M, N_g] = gather(A shards)[M, K] x B_g[N_g, K]^T, for G GEMMs
+//                        sharing one gather. The local shard's rows compute at once; the
+//                        other ranks' rows arrive in `chunks` sub-chunks per shard, each
+//                        starting its GEMMs as soon as its ncclAllGather lands.
+//   gemm_reduce_scatter: Y[M/ws, N] = reduce_scatter_sum(A[M, K] x B[N, K]^T). Step j computes
+//                        sub-chunk j of every destination rank's rows into a staging slot
+//                        while the ncclReduceScatter of step j-1 runs (two slots in turn).
+//
+// Buffers are device pointers in the context current on the calling thread (the one the
+// communicator was made on); shapes in elements. A is e4m3 with row stride K (contiguous:
+// NCCL moves whole rows); outputs are in the kernel's out dtype. Scale pointers follow the
+// kernel ABI (templates/gemm_args.cuh) for the whole tensor; for an all-gather, scale_a is the
+// local shard's (tensor: the one value every rank shares; row: [M/ws]; block:
+// [M/ws, ceil(K/128)]) and is gathered with the rows.
+//
+// Errors: kNotDivisible when the world size does not divide M; kBadRequest or
+// kUnsupportedShape for inconsistent arguments (checked before anything is enqueued);
+// kErrNccl / kErrCuda when a call fails. The unfused variants run the same math serially on
+// the caller's stream (collective, then GEMM, or the reverse): the reference and the
+// fallback the planner picks where fusion does not pay.
+//
+// Workspace (staging for gathered chunks, partial sums) is owned by the executor and grows
+// on demand; growing synchronizes the executor's streams once, so warm up with the largest
+// shape. One executor per rank and thread at a time (not thread-safe); runs on one executor
+// are ordered by the caller's stream.
+#pragma once
+
+#include <cuda.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "runtime/driver.h"
+#include "runtime/gemm_runner.h"
+#include "runtime/nccl.h"
+#include "util/result.h"
+
+namespace tpjit::runtime {
+
+// One GEMM fed by the gather.
+struct AgGemm {
+  const GemmKernel* kernel = nullptr;  // spec().k == K; every GEMM of a region: same scale mode
+  const void* b = nullptr;             // [N, K] e4m3, ldb elements between rows
+  int64_t ldb = 0;
+  const float* scale_b = nullptr;
+  const void* bias = nullptr;  // [N] when the kernel's spec has a bias, else nullptr
+  void* d = nullptr;           // [M, N], ldd elements between rows
+  int64_t ldd = 0;
+};
+
+struct AllGatherGemmArgs {
+  int64_t m = 0;  // rows after the gather (world size x shard rows)
+  int64_t k = 0;
+  const void* a_shard = nullptr;         // [M/ws, K] e4m3, row stride K
+  const float* scale_a_shard = nullptr;  // see the header comment
+  std::vector<AgGemm> gemms;             // at least one
+  void* gathered_a = nullptr;  // optional [M, K] e4m3: also materialize the gathered A
+  int chunks = 1;              // sub-chunks per shard (fused only)
+};
+
+struct GemmReduceScatterArgs {
+  int64_t m = 0;  // rows of the local partial product (world size x output rows)
+  int64_t k = 0;
+  const GemmKernel* kernel = nullptr;  // no bias: it would be summed world-size times
+  const void* a = nullptr;             // [M, K] e4m3, lda elements between rows
+  int64_t lda = 0;
+  const float* scale_a = nullptr;  // tensor [1]; row [M]; block [M, ceil(K/128)]
+  const void* b = nullptr;         // [N, K] e4m3
+  int64_t ldb = 0;
+  const float* scale_b = nullptr;
+  void* y = nullptr;  // [M/ws, N] contiguous: this rank's rows of the sum
+  int chunks = 1;     // fused only
+};
+
+class OverlapExecutor {
+ public:
+  // An executor for `comm`'s rank on the current context; `comm` must outlive it.
+  static Result<OverlapExecutor> create(const Driver& d, const NcclComm& comm);
+  OverlapExecutor(OverlapExecutor&&) noexcept;
+  OverlapExecutor& operator=(OverlapExecutor&&) noexcept;
+  ~OverlapExecutor();
+
+  // Enqueue one region on `stream`; when `stream` reaches the end of it, every output (and
+  // gathered_a) is complete. Every rank must make the same calls in the same order.
+  Status all_gather_gemm(const AllGatherGemmArgs& args, CUstream stream);
+  Status all_gather_gemm_unfused(const AllGatherGemmArgs& args, CUstream stream);
+  Status gemm_reduce_scatter(const GemmReduceScatterArgs& args, CUstream stream);
+  Status gemm_reduce_scatter_unfused(const GemmReduceScatterArgs& args, CUstream stream);
+
+  // Bytes of workspace held now.
+  size_t workspace_bytes() const;
+
+ private:
+  struct State;
+  explicit OverlapExecutor(std::unique_ptr<State> s);
+  std::unique_ptr<State> s_;
+};
+
+}  // namespace tpjit::runtime

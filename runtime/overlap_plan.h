@@ -1,0 +1,37 @@
+// How a collective+GEMM region is cut into chunks: pure arithmetic, no CUDA, so the planner
+// and the CPU tests use exactly what the executors (runtime/overlap.h) run.
+#pragma once
+
+#include <cstdint>
+
+#include "fusion/match.h"
+#include "util/result.h"
+
+namespace tpjit::runtime {
+
+// M rows split over `world_size` ranks (shard_rows each), each shard cut into `chunks`
+// sub-chunks of chunk_rows rows; the last one is smaller when chunk_rows does not divide
+// shard_rows. Sub-chunk j covers shard rows [begin(j), begin(j) + rows(j)).
+struct ChunkPlan {
+  int64_t m = 0;
+  int world_size = 1;
+  int64_t shard_rows = 0;  // M / world_size
+  int chunks = 0;          // non-empty sub-chunks: <= the chunks asked for; 0 when M == 0
+  int64_t chunk_rows = 0;  // ceil(shard_rows / chunks asked)
+
+  int64_t begin(int j) const { return j * chunk_rows; }
+  int64_t rows(int j) const {
+    const int64_t left = shard_rows - begin(j);
+    return left < chunk_rows ? left : chunk_rows;
+  }
+};
+
+// kNotDivisible when world_size does not divide m; kBadRequest for m < 0, world_size < 1 or
+// chunks < 1.
+Result<ChunkPlan> plan_chunks(int64_t m, int world_size, int chunks);
+
+// Floats of A's scale per row for a scale mode: tensor 0 (one value for all rows, never
+// gathered), row 1, block ceil(k / 128).
+int64_t scale_a_floats_per_row(fusion::ScaleMode s, int64_t k);
+
+}  // namespace tpjit::runtime

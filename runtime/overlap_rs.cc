@@ -1,0 +1,107 @@
+// GEMM + reduce-scatter: the fused (chunked, two staging slots) and unfused executors.
+#include <string>
+
+#include "runtime/overlap.h"
+#include "runtime/overlap_plan.h"
+#include "runtime/overlap_state.h"
+
+namespace tpjit::runtime {
+
+using namespace overlap_detail;
+
+namespace {
+
+Result<ChunkPlan> check_rs(const GemmReduceScatterArgs& a, int world_size) {
+  Result<ChunkPlan> plan = plan_chunks(a.m, world_size, a.chunks);
+  if (!plan.ok()) return plan.error();
+  if (!a.kernel) return bad("gemm_reduce_scatter: null kernel");
+  const codegen::GemmSpec& sp = a.kernel->spec();
+  if (sp.k != a.k) return bad("kernel K=" + std::to_string(sp.k) + " != K=" + std::to_string(a.k));
+  if (sp.bias)
+    return bad("a bias in a GEMM+reduce-scatter would be summed once per rank: add it after "
+               "the reduce-scatter");
+  if (sp.accumulate) return bad("gemm_reduce_scatter kernels must not accumulate");
+  if (a.m > 0 && (!a.a || !a.b || !a.scale_a || !a.scale_b || !a.y))
+    return bad("null a, b, scale_a, scale_b or y");
+  if (a.lda < a.k || a.lda % 16 != 0)
+    return make_error(errc::kUnsupportedShape, "overlap: lda must be >= K and a multiple of 16",
+                      "runtime.overlap");
+  return plan;
+}
+
+GemmArgs rows_args(const GemmReduceScatterArgs& a, int64_t first_row, int64_t rows, void* d,
+                   int64_t sf) {
+  GemmArgs g{};
+  g.a = at(a.a, first_row * a.lda);
+  g.b = a.b;
+  g.d = d;
+  g.scale_a = sf > 0 ? a.scale_a + first_row * sf : a.scale_a;
+  g.scale_b = a.scale_b;
+  g.m = static_cast<int>(rows);
+  g.lda = a.lda;
+  g.ldb = a.ldb;
+  g.ldd = a.kernel->spec().n;
+  return g;
+}
+
+}  // namespace
+
+Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUstream stream) {
+  State& s = *s_;
+  Result<ChunkPlan> planned = check_rs(a, s.comm->world_size());
+  if (!planned.ok()) return planned.error();
+  const ChunkPlan& p = *planned;
+  if (p.m == 0) return ok_status();
+  return guarded([&]() -> Status {
+    const codegen::GemmSpec& sp = a.kernel->spec();
+    const int ws = p.world_size;
+    const int64_t ob = codegen::out_dtype_bytes(sp.out);
+    const int64_t sf = scale_a_floats_per_row(sp.scale, a.k);
+    // Two slots of [ws][chunk_rows][N] partial sums: step j+1 computes into one while step
+    // j's reduce-scatter reads the other.
+    const int slots = p.chunks < 2 ? 1 : 2;
+    const int64_t slot_bytes = ws * p.chunk_rows * sp.n * ob;
+    s.ensure(s.stage, size_t(slots * slot_bytes), stream);
+    for (int j = 0; j < p.chunks; ++j) {
+      const int64_t b = p.begin(j), rows = p.rows(j);
+      uint8_t* slot = at(s.stage.data(), (j % slots) * slot_bytes);
+      if (j >= slots)  // the slot's previous reduce-scatter must have read it
+        TPJIT_CU(*s.d, cuStreamWaitEvent(stream, s.event(2 * (j - slots) + 1).get(), 0));
+      for (int r = 0; r < ws; ++r) {
+        GemmArgs g = rows_args(a, r * p.shard_rows + b, rows, slot + r * rows * sp.n * ob, sf);
+        if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+      }
+      Event& computed = s.event(2 * j);
+      computed.record(stream);
+      s.comm_stream.wait(computed.get());
+      if (Status st = s.comm->reduce_scatter(slot, at(a.y, b * sp.n * ob), size_t(rows * sp.n),
+                                             nccl_type(sp.out), s.comm_stream.get());
+          !st.ok())
+        return st;
+      s.event(2 * j + 1).record(s.comm_stream.get());
+    }
+    // The comm stream runs in order: its last event covers every reduce-scatter.
+    TPJIT_CU(*s.d, cuStreamWaitEvent(stream, s.event(2 * (p.chunks - 1) + 1).get(), 0));
+    return ok_status();
+  });
+}
+
+Status OverlapExecutor::gemm_reduce_scatter_unfused(const GemmReduceScatterArgs& a,
+                                                    CUstream stream) {
+  State& s = *s_;
+  Result<ChunkPlan> planned = check_rs(a, s.comm->world_size());
+  if (!planned.ok()) return planned.error();
+  const ChunkPlan& p = *planned;
+  if (p.m == 0) return ok_status();
+  return guarded([&]() -> Status {
+    const codegen::GemmSpec& sp = a.kernel->spec();
+    const int64_t ob = codegen::out_dtype_bytes(sp.out);
+    s.ensure(s.stage, size_t(p.m * sp.n * ob), stream);
+    GemmArgs g = rows_args(a, 0, p.m, s.stage.data(), scale_a_floats_per_row(sp.scale, a.k));
+    if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+    return s.comm->reduce_scatter(s.stage.data(), a.y, size_t(p.shard_rows * sp.n),
+                                  nccl_type(sp.out), stream);
+  });
+}
+
+}  // namespace tpjit::runtime

@@ -1,0 +1,107 @@
+// Internal to the overlap executors (overlap.cc, overlap_rs.cc): their shared state and
+// helpers. Not part of the runtime's API.
+#pragma once
+
+#include <dlfcn.h>
+
+#include <string>
+#include <vector>
+
+#include "runtime/memory.h"
+#include "runtime/overlap.h"
+#include "runtime/stream.h"
+#include "util/check.h"
+
+namespace tpjit::runtime {
+namespace overlap_detail {
+
+inline Error bad(const std::string& what) {
+  return make_error(errc::kBadRequest, "overlap: " + what, "runtime.overlap");
+}
+
+inline ncclDataType_t nccl_type(codegen::OutDtype o) {
+  switch (o) {
+    case codegen::OutDtype::kBF16: return ncclBfloat16;
+    case codegen::OutDtype::kF16: return ncclFloat16;
+    case codegen::OutDtype::kF32: return ncclFloat32;
+  }
+  return ncclBfloat16;
+}
+
+inline const uint8_t* at(const void* p, int64_t bytes) { return static_cast<const uint8_t*>(p) + bytes; }
+inline uint8_t* at(void* p, int64_t bytes) { return static_cast<uint8_t*>(p) + bytes; }
+
+// Runs `body`, turning a failed CUDA call (CheckError) into a Status.
+template <class F>
+Status guarded(F&& body) {
+  try {
+    return body();
+  } catch (const CheckError& e) {
+    return make_error(kErrCuda, e.what(), "runtime.overlap");
+  }
+}
+
+
+// The comm stream at the context's highest priority, so NCCL's CTAs are scheduled ahead of
+// the next GEMM's when both wait for SMs (a persistent GEMM would otherwise hold every SM and
+// the collective would run after it, not beside it). cuStreamCreateWithPriority is not in
+// runtime/driver.h's table, so it is looked up in the already loaded libcuda here.
+class CommStream {
+ public:
+  explicit CommStream(const Driver& d) : d_(&d) {
+    using Range = CUresult (*)(int*, int*);
+    using Create = CUresult (*)(CUstream*, unsigned, int);
+    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_NOLOAD);
+    auto range = lib ? reinterpret_cast<Range>(dlsym(lib, "cuCtxGetStreamPriorityRange")) : nullptr;
+    auto create = lib ? reinterpret_cast<Create>(dlsym(lib, "cuStreamCreateWithPriority")) : nullptr;
+    int least = 0, greatest = 0;
+    if (range && create && range(&least, &greatest) == CUDA_SUCCESS &&
+        create(&s_, CU_STREAM_NON_BLOCKING, greatest) == CUDA_SUCCESS) {
+      priority_ = greatest;
+    } else {
+      TPJIT_CU(d, cuStreamCreate(&s_, CU_STREAM_NON_BLOCKING));
+    }
+    if (lib) dlclose(lib);
+  }
+  CommStream(const CommStream&) = delete;
+  CommStream& operator=(const CommStream&) = delete;
+  ~CommStream() {
+    if (s_) d_->cuStreamDestroy(s_);
+  }
+  CUstream get() const { return s_; }
+  void wait(CUevent e) const { TPJIT_CU(*d_, cuStreamWaitEvent(s_, e, 0)); }
+  void synchronize() const { TPJIT_CU(*d_, cuStreamSynchronize(s_)); }
+  int priority() const { return priority_; }
+
+ private:
+  const Driver* d_;
+  CUstream s_ = nullptr;
+  int priority_ = 0;
+};
+
+}  // namespace overlap_detail
+
+struct OverlapExecutor::State {
+  const Driver* d;
+  const NcclComm* comm;
+  overlap_detail::CommStream comm_stream;
+  std::vector<Event> events;  // no timing; reused run after run
+  DeviceBuffer stage, scale_stage;
+
+  Event& event(size_t i) {
+    while (events.size() <= i) events.emplace_back(*d, false);
+    return events[i];
+  }
+
+  // Grows `buf` to at least `bytes`. The old buffer may still be in use by work enqueued on
+  // the caller's or the comm stream: wait for both first (only when growing).
+  void ensure(DeviceBuffer& buf, size_t bytes, CUstream stream) {
+    if (buf.size() >= bytes) return;
+    TPJIT_CU(*d, cuStreamSynchronize(stream));
+    comm_stream.synchronize();
+    buf = DeviceBuffer();
+    buf = DeviceBuffer(*d, bytes);
+  }
+};
+
+}  // namespace tpjit::runtime
