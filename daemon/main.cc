@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "daemon/options.h"
+#include "daemon/run_service.h"
 #include "daemon/server.h"
 #include "daemon/service.h"
 #include "util/log.h"
@@ -25,7 +26,8 @@ int main(int argc, char** argv) {
   // A client that hangs up mid-reply must cost an EPIPE, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   try {
-    std::unique_ptr<RequestHandler> service = make_compile_service(config);
+    std::unique_ptr<RequestHandler> compile = make_compile_service(config);
+    std::unique_ptr<RequestHandler> service = make_run_service(config, options->workers, *compile);
     auto server = daemon::Server::create(config, *service);
     if (!server) {
       const Error& e = server.error();

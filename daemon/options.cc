@@ -4,6 +4,7 @@
 #include <charconv>
 #include <thread>
 
+#include "daemon/rendezvous.h"
 #include "ipc/paths.h"
 
 namespace tpjit::daemon {
@@ -37,6 +38,12 @@ std::string daemon_usage() {
          "  --workers N          threads serving requests, 1..256 (default: CPU count)\n"
          "  --cache-budget-mb N  cache size before least-recently-used eviction (default 4096)\n"
          "  --max-frame-mb N     largest message in either direction, 1..1024 (default 16)\n"
+         "  --gpus N             GPUs to run on, one worker each (default: CUDA_VISIBLE_DEVICES' count,\n"
+         "                       else every GPU the first worker sees)\n"
+         "  --run-timeout-s N    a run (or NCCL init) answering later fails and restarts the workers (default 120)\n"
+         "  --worker PATH        the tpjit-worker executable (default: beside tpjitd)\n"
+         "  --rank R --world W --rendezvous HOST:PORT\n"
+         "                       several daemons, one GPU each, form one NCCL communicator; rank 0 listens\n"
          "  --help               this text\n";
 }
 
@@ -61,7 +68,8 @@ Result<DaemonOptions> parse_daemon_args(const std::vector<std::string>& args) {
       has_value = true;
     }
     static const char* kKnown[] = {"--socket", "--cache-dir", "--log-level", "--workers", "--cache-budget-mb",
-                                   "--max-frame-mb"};
+                                   "--max-frame-mb", "--gpus", "--run-timeout-s", "--worker", "--rank",
+                                   "--world", "--rendezvous"};
     if (std::find(std::begin(kKnown), std::end(kKnown), name) == std::end(kKnown)) {
       return usage_error(name, "unknown option " + name);
     }
@@ -89,12 +97,43 @@ Result<DaemonOptions> parse_daemon_args(const std::vector<std::string>& args) {
       auto n = parse_int(name, value, 1, int64_t{1} << 30);
       if (!n) return n.error();
       c.cache_budget_bytes = static_cast<uint64_t>(*n) << 20;
+    } else if (name == "--gpus" || name == "--run-timeout-s" || name == "--rank" || name == "--world") {
+      auto n = parse_int(name, value, name == "--rank" ? 0 : 1, name == "--run-timeout-s" ? 86400 : 4096);
+      if (!n) return n.error();
+      if (name == "--gpus") out.workers.gpus = static_cast<int>(*n);
+      if (name == "--rank") out.workers.rank = static_cast<int>(*n);
+      if (name == "--world") out.workers.world = static_cast<int>(*n);
+      if (name == "--run-timeout-s") out.workers.timeout = std::chrono::seconds(*n);
+    } else if (name == "--worker") {
+      // "PATH [ARGS...]": extra words go to every worker (tests: "tpjit-worker --fake 2").
+      out.workers.worker_command.clear();
+      for (size_t at = 0; at < value.size();) {
+        size_t end = value.find(' ', at);
+        if (end == std::string::npos) end = value.size();
+        if (end > at) out.workers.worker_command.push_back(value.substr(at, end - at));
+        at = end + 1;
+      }
+      if (out.workers.worker_command.empty()) return usage_error(name, "--worker needs a path");
+      out.workers.worker_command[0] = std::filesystem::absolute(out.workers.worker_command[0]).string();
+    } else if (name == "--rendezvous") {
+      auto a = parse_rendezvous(value);
+      if (!a) return a.error();
+      out.workers.rendezvous = value;
     } else {
       auto n = parse_int(name, value, 1, 1024);
       if (!n) return n.error();
       c.max_frame_bytes = static_cast<uint32_t>(*n) << 20;
     }
   }
+  if (out.workers.worker_command.empty()) out.workers.worker_command = {default_worker_path().string()};
+  out.workers.cache_dir = c.cache_dir;
+  WorkerPoolConfig& w = out.workers;
+  if ((w.world > 0) != !w.rendezvous.empty())
+    return usage_error("--world", "--world W and --rendezvous HOST:PORT go together (with --rank R)");
+  if (w.world > 0 && w.rank >= w.world)
+    return usage_error("--rank", "--rank must be below --world");
+  if (w.world > 0 && w.gpus > 1)
+    return usage_error("--gpus", "with --world each daemon owns one GPU (set CUDA_VISIBLE_DEVICES)");
   return out;
 }
 

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "daemon/service.h"
+#include "daemon/workers.h"
 #include "util/result.h"
 
 namespace tpjit::daemon {
 
 struct DaemonOptions {
   DaemonConfig config;  // defaults filled in; socket_path made absolute
+  WorkerPoolConfig workers;  // GPU workers for run requests (worker_command, cache_dir filled in)
   bool help = false;
 };
 

@@ -41,6 +41,10 @@ std::string format_plan(const nlohmann::json& plan);
 std::string format_stats(const nlohmann::json& stats);
 std::string format_hello(const nlohmann::json& hello);
 
+// A graph file ("-" for stdin) as JSON, refused when over the daemon's frame cap.
+Result<nlohmann::json> read_graph(const std::string& path);
+
+int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_compile(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_stats(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_hello(const GlobalOptions& options, const std::vector<std::string>& args);

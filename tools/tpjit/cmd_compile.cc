@@ -10,7 +10,6 @@
 #include "tools/tpjit/cli.h"
 
 namespace tpjit::cli {
-namespace {
 
 // Reads a graph file ("-" for stdin), refusing anything the daemon could not take anyway.
 Result<nlohmann::json> read_graph(const std::string& path) {
@@ -31,8 +30,6 @@ Result<nlohmann::json> read_graph(const std::string& path) {
   if (!graph) return make_error(graph.error().code, graph.error().message, path);
   return graph;
 }
-
-}  // namespace
 
 int cmd_compile(const GlobalOptions& options, const std::vector<std::string>& args) {
   std::string graph_path;

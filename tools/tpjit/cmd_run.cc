@@ -1,0 +1,89 @@
+// tpjit run GRAPH.json --m M [--seed S | --inputs DIR] [--outputs DIR] [--check] [--iters N]
+//           [--chunks C] [--json]
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "ipc/json.h"
+#include "tools/tpjit/cli.h"
+
+namespace tpjit::cli {
+namespace {
+
+bool parse_count(const std::string& text, int64_t low, int64_t high, int64_t* out) {
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size() && *out >= low && *out <= high;
+}
+
+std::string format_run(const nlohmann::json& r) {
+  std::string s = "graph " + r.value("graph", "?") + "  M=" + std::to_string(r.value("m", 0)) +
+                  "  world " + std::to_string(r.value("world_size", 0)) + "  " + r.value("arch", "?") + "\n";
+  for (const auto& d : r.value("devices", nlohmann::json::array())) s += "  device: " + d.get<std::string>() + "\n";
+  for (const auto& g : r.value("regions", nlohmann::json::array())) {
+    char line[256];
+    std::snprintf(line, sizeof line, "region %d %-20s ", g.value("id", -1), g.value("kind", "?").c_str());
+    s += line;
+    if (!g.value("executed", false)) {
+      s += "not executed (unfused): " + g.value("reason", "") + "\n";
+      continue;
+    }
+    std::snprintf(line, sizeof line, "fused  %.3f ms median of %d", g.value("ms_median", 0.0), g.value("iters", 0));
+    s += line;
+    if (g.contains("check"))
+      for (auto& [name, v] : g["check"]["rel_error"].items()) {
+        std::snprintf(line, sizeof line, "  rel_error(%s)=%.3g", name.c_str(), v.get<double>());
+        s += line;
+      }
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args) {
+  std::string graph_path;
+  nlohmann::json body = nlohmann::json::object();
+  bool as_json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") { as_json = true; continue; }
+    if (a == "--check") { body["check"] = true; continue; }
+    if (a == "--m" || a == "--seed" || a == "--iters" || a == "--chunks" || a == "--inputs" || a == "--outputs") {
+      if (i + 1 >= args.size()) return usage_error(a + " needs a value");
+      const std::string& v = args[++i];
+      if (a == "--inputs" || a == "--outputs") {
+        body[a.substr(2)] = std::filesystem::absolute(v).string();
+        continue;
+      }
+      int64_t n = 0;
+      const int64_t high = a == "--iters" ? 10000 : a == "--chunks" ? 64 : int64_t{1} << 40;
+      if (!parse_count(v, a == "--m" || a == "--chunks" ? 1 : 0, high, &n))
+        return usage_error(a + " takes an integer in range, got \"" + v + "\"");
+      if (a == "--seed") body["seed"] = static_cast<uint64_t>(n);
+      else body[a.substr(2)] = n;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return usage_error("run: unknown option " + a);
+    } else if (graph_path.empty()) {
+      graph_path = a;
+    } else {
+      return usage_error("run takes one graph file; got also \"" + a + "\"");
+    }
+  }
+  if (graph_path.empty()) return usage_error("run needs a graph file: tpjit run GRAPH.json --m 4096");
+  if (!body.contains("m")) return usage_error("run needs --m, the token count");
+  if (body.contains("seed") && body.contains("inputs")) return usage_error("give --seed or --inputs, not both");
+  auto graph = read_graph(graph_path);
+  if (!graph) return print_error(graph.error());
+  body["graph"] = std::move(*graph);
+  auto client = connect(options);
+  if (!client) return print_error(client.error());
+  auto reply = client->call("run", body);
+  if (!reply) return print_error(reply.error());
+  if (as_json) std::printf("%s\n", ipc::dump_json(*reply).c_str());
+  else std::fputs(format_run(*reply).c_str(), stdout);
+  return kExitOk;
+}
+
+}  // namespace tpjit::cli
