@@ -1,7 +1,8 @@
 // tpjit-bench: measured comparisons of generated kernels against vendor libraries.
 //   tpjit-bench gemm [--shapes MxNxK,...] [--variants a,b] [--iters N] [--warmup N] [--json FILE]
 //   tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST] [--iters N]
-//                       [--warmup N] [--nccl-ctas N] [--json FILE]
+//                       [--sm-reserve LIST] [--warmup N] [--nccl-ctas N] [--json FILE]
+//                       [--cache-dir DIR]
 //   tpjit-bench tune [--cache-dir DIR] [--shapes MxNxK,...] [--scale tensor|row|block]
 //                    [--iters N] [--force]
 #include <cstdio>
@@ -23,7 +24,8 @@ int usage() {
                "       tpjit-bench tune [--cache-dir DIR] [--shapes MxNxK,...]\n"
                "                        [--scale tensor|row|block] [--iters N] [--force]\n"
                "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
-               "                           [--iters N] [--warmup N] [--nccl-ctas N] [--json FILE]\n");
+               "                           [--sm-reserve LIST] [--iters N] [--warmup N]\n"
+               "                           [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n");
   return 2;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <barrier>
+#include <deque>
 #include <cstdio>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,8 @@
 #include "bench/cublaslt_gemm.h"
 #include "bench/fill.h"
 #include "bench/measure.h"
+#include "cache/overlap_store.h"
+#include "cache/tuning_store.h"
 #include "codegen/compiler.h"
 #include "codegen/variant.h"
 #include "runtime/context.h"
@@ -47,8 +50,12 @@ constexpr Layer kLayers[] = {{"qkv", 8192, 5120, true},
 struct Rank {
   int rank = 0;
   std::optional<runtime::PrimaryContext> ctx;
-  std::optional<runtime::NcclComm> comm;
-  std::optional<runtime::OverlapExecutor> exec;
+  // [0]: NCCL's default CTAs (collective alone, unfused, fused with reserve 0); then one per
+  // reserve R > 0 with max CTAs R. Deques: executors point at their communicator.
+  std::deque<runtime::NcclComm> comms;
+  std::deque<runtime::OverlapExecutor> execs;
+  runtime::NcclComm* comm = nullptr;  // comms[0]
+  runtime::OverlapExecutor* exec = nullptr;
   std::optional<runtime::Stream> stream;
   std::optional<LtHandle> lt;
   std::optional<DeviceBuffer> lt_ws, scales;  // scales: sa = 0.75, sb = 0.5
@@ -188,13 +195,26 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
   std::vector<Rank> ranks(kWorld);
   const runtime::NcclUniqueId id = runtime::nccl_unique_id().value();
   for (int r = 0; r < kWorld; ++r) ranks[r].rank = r;
-  runtime::NcclOptions nopts;
-  nopts.max_ctas = opts.nccl_max_ctas;
+  // The communicator per reserve (index into Rank::comms); reserve 0 shares the default one.
+  std::vector<int> comm_of(opts.sm_reserves.size(), 0);
+  std::vector<runtime::NcclOptions> comm_opts(1);
+  comm_opts[0].max_ctas = opts.nccl_max_ctas;
+  for (size_t i = 0; i < opts.sm_reserves.size(); ++i)
+    if (opts.sm_reserves[i] > 0) {
+      comm_of[i] = int(comm_opts.size());
+      comm_opts.emplace_back().max_ctas = opts.sm_reserves[i];
+    }
+  std::vector<runtime::NcclUniqueId> ids{id};
+  for (size_t c = 1; c < comm_opts.size(); ++c) ids.push_back(runtime::nccl_unique_id().value());
   on_ranks(ranks, [&](Rank& r) {
     r.ctx.emplace(runtime::PrimaryContext::retain(drv, r.rank).value());
     r.ctx->make_current();
-    r.comm.emplace(runtime::NcclComm::init(id, kWorld, r.rank, nopts).value());
-    r.exec.emplace(runtime::OverlapExecutor::create(drv, *r.comm).value());
+    for (size_t c = 0; c < comm_opts.size(); ++c) {
+      r.comms.push_back(runtime::NcclComm::init(ids[c], kWorld, r.rank, comm_opts[c]).value());
+      r.execs.push_back(runtime::OverlapExecutor::create(drv, r.comms.back()).value());
+    }
+    r.comm = &r.comms[0];
+    r.exec = &r.execs[0];
     r.stream.emplace(drv);
     r.lt.emplace();
     r.lt_ws.emplace(drv, kLtWorkspace);
@@ -208,9 +228,11 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
               kWorld, info.name.c_str(), info.sm_count, drv.version, runtime::nccl_version(),
               cublaslt_version().c_str(), std::string(codegen::default_variant(arch)).c_str(),
               opts.nccl_max_ctas > 0 ? std::to_string(opts.nccl_max_ctas).c_str() : "default");
-  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %5s %12s %13s %-10s %s\n", "layer", "M",
-              "gemm_us", "coll_us", "limit_us", "unf_lt_us", "unf_our_us", "fused_us", "S",
-              "fused/limit", "unf_lt/fused", "plan", "fused by S (us)");
+  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %3s %4s %12s %13s %-8s %s\n", "layer", "M",
+              "gemm_us", "coll_us", "limit_us", "unf_lt_us", "unf_our_us", "fused_us", "S", "R",
+              "fused/limit", "unf_lt/fused", "plan", "fused by R/S (us)");
+  std::optional<cache::OverlapStore> store;
+  if (!opts.cache_dir.empty()) store.emplace(opts.cache_dir);
   nlohmann::json rows = nlohmann::json::array();
   bool all_ok = true;
   for (const Layer* lp : layers) {
@@ -240,7 +262,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
         g.ldd = l.n;
         return g;
       };
-      auto ag_args = [&](Rank& r, int i, int chunks) {
+      auto ag_args = [&](Rank& r, int i, int chunks, int reserve) {
         Buffers& b = bufs[r.rank];
         runtime::AllGatherGemmArgs a;
         a.m = m;
@@ -250,9 +272,10 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
         a.gemms.push_back({&*kernels[r.rank], b.b[i % b.sets].data(), l.k, a.scale_a_shard + kScaleB,
                            nullptr, b.d.data(), l.n});
         a.chunks = chunks;
+        a.sm_reserve = reserve;
         return a;
       };
-      auto rs_args = [&](Rank& r, int i, int chunks) {
+      auto rs_args = [&](Rank& r, int i, int chunks, int reserve) {
         Buffers& b = bufs[r.rank];
         runtime::GemmReduceScatterArgs a;
         a.m = m;
@@ -266,6 +289,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
         a.scale_b = a.scale_a + kScaleB;
         a.y = b.y.data();
         a.chunks = chunks;
+        a.sm_reserve = reserve;
         return a;
       };
       auto coll = [&](Rank& r, int i) {
@@ -296,15 +320,17 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
         lt[r.rank]->run(a, b.b[i % b.sets].data(), b.d.data(), r.stream->get());
         if (!l.all_gather) coll(r, i);
       });
-      auto run_region = [&](Rank& r, int i, int chunks, bool fused) {
+      // ri: index into opts.sm_reserves (fused); unfused runs on the default communicator.
+      auto run_region = [&](Rank& r, int i, int chunks, bool fused, size_t ri = 0) {
         CUstream s = r.stream->get();
+        const int reserve = fused ? opts.sm_reserves[ri] : 0;
+        runtime::OverlapExecutor& ex = fused ? r.execs[size_t(comm_of[ri])] : *r.exec;
         if (l.all_gather) {
-          auto a = ag_args(r, i, chunks);
-          ok_or_throw(fused ? r.exec->all_gather_gemm(a, s) : r.exec->all_gather_gemm_unfused(a, s));
+          auto a = ag_args(r, i, chunks, reserve);
+          ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
         } else {
-          auto a = rs_args(r, i, chunks);
-          ok_or_throw(fused ? r.exec->gemm_reduce_scatter(a, s)
-                            : r.exec->gemm_reduce_scatter_unfused(a, s));
+          auto a = rs_args(r, i, chunks, reserve);
+          ok_or_throw(fused ? ex.gemm_reduce_scatter(a, s) : ex.gemm_reduce_scatter_unfused(a, s));
         }
       };
       const double unf_ours_us =
@@ -320,35 +346,56 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
       });
       nlohmann::json by_s = nlohmann::json::object();
       double best_us = 1e30, worst_err = 0;
-      int best_s = 0;
+      int best_s = 0, best_r = 0;
       std::string per_s;
-      for (int chunks : opts.chunks) {
-        std::vector<uint16_t> got;
-        on_ranks(ranks, [&](Rank& r) {
-          (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
-          run_region(r, 0, chunks, true);
-          r.stream->synchronize();
-          if (r.rank == 0) got = download_bf16(*out0, out_count);  // on rank 0's context
-        });
-        const double err = rel_error_bf16(got, ref);
-        worst_err = std::max(worst_err, err);
-        const double us = time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true); });
-        by_s[std::to_string(chunks)] = {{"us", us}, {"rel_error_vs_unfused", err}};
-        per_s += std::to_string(chunks) + ":" + std::to_string(int(us + 0.5)) + " ";
-        if (err > opts.max_rel_error) {
-          all_ok = false;
-          per_s += "(WRONG " + std::to_string(err) + ") ";
-          continue;
+      for (size_t ri = 0; ri < opts.sm_reserves.size(); ++ri) {
+        const int reserve = opts.sm_reserves[ri];
+        per_s += "R" + std::to_string(reserve) + "[";
+        for (int chunks : opts.chunks) {
+          std::vector<uint16_t> got;
+          on_ranks(ranks, [&](Rank& r) {
+            (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
+            run_region(r, 0, chunks, true, ri);
+            r.stream->synchronize();
+            if (r.rank == 0) got = download_bf16(*out0, out_count);  // on rank 0's context
+          });
+          const double err = rel_error_bf16(got, ref);
+          worst_err = std::max(worst_err, err);
+          const double us =
+              time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri); });
+          by_s["r" + std::to_string(reserve) + "_s" + std::to_string(chunks)] = {
+              {"sm_reserve", reserve}, {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
+          per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
+          if (err > opts.max_rel_error) {
+            all_ok = false;
+            per_s += "(WRONG " + std::to_string(err) + ")";
+            continue;
+          }
+          if (us < best_us) best_us = us, best_s = chunks, best_r = reserve;
         }
-        if (us < best_us) best_us = us, best_s = chunks;
+        per_s += "] ";
       }
       const double limit = std::max(gemm_us, coll_us);
-      const double best_unfused = std::min(unf_lt_us, unf_ours_us);
-      std::string plan = best_us <= best_unfused ? "fused_s" + std::to_string(best_s)
-                         : unf_ours_us <= unf_lt_us ? "unfused" : "unfused_lt";
-      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %5d %12.3f %13.3f %-10s %s\n",
+      // The runtime's fallback is our unfused executor: the recorded choice is against it.
+      // unfused_lt (cuBLASLt) is the reference the targets are stated against.
+      const bool fused_wins = best_us <= unf_ours_us;
+      std::string plan = fused_wins ? "fused" : "unfused";
+      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %3d %4d %12.3f %13.3f %-8s %s\n",
                   l.name, (long long)m, gemm_us, coll_us, limit, unf_lt_us, unf_ours_us, best_us,
-                  best_s, best_us / limit, unf_lt_us / best_us, plan.c_str(), per_s.c_str());
+                  best_s, best_r, best_us / limit, unf_lt_us / best_us, plan.c_str(), per_s.c_str());
+      if (store && best_us < 1e30) {
+        cache::OverlapRecord rec;
+        rec.key = {l.all_gather ? "all_gather_gemm" : "gemm_reduce_scatter", kWorld, l.n, l.k,
+                   "tensor", cache::tuning_m_bucket(m)};
+        rec.card = info.name;
+        rec.fused = fused_wins;
+        rec.chunks = best_s;
+        rec.sm_reserve = best_r;
+        rec.fused_us = best_us;
+        rec.unfused_us = unf_ours_us;
+        rec.limit_us = limit;
+        ok_or_throw(store->store(rec));
+      }
       std::fflush(stdout);
       rows.push_back({{"layer", l.name}, {"m", m}, {"n", l.n}, {"k", l.k},
                       {"region", l.all_gather ? "all_gather_gemm" : "gemm_reduce_scatter"},
@@ -356,7 +403,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                       {"gemm_us", gemm_us}, {"collective_us", coll_us}, {"limit_us", limit},
                       {"unfused_cublaslt_us", unf_lt_us}, {"unfused_ours_us", unf_ours_us},
                       {"fused_best_us", best_us}, {"fused_best_chunks", best_s},
-                      {"fused_by_chunks", by_s}, {"fused_over_limit", best_us / limit},
+                      {"fused_best_sm_reserve", best_r}, {"fused_by_config", by_s}, {"fused_over_limit", best_us / limit},
                       {"unfused_cublaslt_over_fused", unf_lt_us / best_us},
                       {"max_rel_error_vs_unfused", worst_err}, {"best_plan", plan}});
       on_ranks(ranks, [&](Rank& r) {  // free this shape's buffers on their own context
@@ -373,7 +420,8 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                           {"cublaslt_version", cublaslt_version()},
                           {"variant", std::string(codegen::default_variant(arch))},
                           {"iters", opts.iters}, {"warmup", opts.warmup},
-                          {"nccl_max_ctas", opts.nccl_max_ctas},
+                          {"nccl_max_ctas", opts.nccl_max_ctas}, {"sm_reserves", opts.sm_reserves},
+                          {"chunks", opts.chunks},
                           {"timing", "median over iterations of the slower rank's CUDA-event time; "
                                      "each iteration starts after a host barrier with idle streams"},
                           {"results", rows}};
@@ -384,8 +432,10 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
     r.lt_ws.reset();
     r.lt.reset();
     r.stream.reset();
-    r.exec.reset();
-    ok_or_throw(r.comm->destroy());
+    r.exec = nullptr;
+    r.execs.clear();
+    for (runtime::NcclComm& c : r.comms) ok_or_throw(c.destroy());
+    r.comm = nullptr;
   });
   return all_ok ? 0 : 1;
 }
@@ -413,7 +463,8 @@ int overlap_main(int argc, char** argv) {
   auto usage = [] {
     std::fprintf(stderr,
                  "usage: tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] "
-                 "[--chunks LIST] [--iters N] [--warmup N] [--nccl-ctas N] [--json FILE]\n");
+                 "[--chunks LIST] [--sm-reserve LIST] [--iters N] [--warmup N] [--nccl-ctas N] "
+                 "[--json FILE] [--cache-dir DIR]\n");
     return 2;
   };
   for (int i = 2; i < argc; ++i) {
@@ -426,6 +477,11 @@ int overlap_main(int argc, char** argv) {
       else if (arg == "--json") opts.json_path = val;
       else if (arg == "--nccl-ctas") opts.nccl_max_ctas = std::stoi(val);
       else if (arg == "--layers") opts.layers = split_list(val);
+      else if (arg == "--cache-dir") opts.cache_dir = val;
+      else if (arg == "--sm-reserve") {
+        opts.sm_reserves.clear();
+        for (const std::string& t : split_list(val)) opts.sm_reserves.push_back(std::stoi(t));
+      }
       else if (arg == "--m") {
         opts.ms.clear();
         for (const std::string& t : split_list(val)) opts.ms.push_back(std::stoll(t));
@@ -439,7 +495,10 @@ int overlap_main(int argc, char** argv) {
       return usage();
     }
   }
-  if (opts.iters < 1 || opts.warmup < 0 || opts.chunks.empty()) return usage();
+  if (opts.iters < 1 || opts.warmup < 0 || opts.chunks.empty() || opts.sm_reserves.empty())
+    return usage();
+  for (int r : opts.sm_reserves)
+    if (r < 0) return usage();
   try {
     return run_overlap_bench(opts);
   } catch (const std::exception& e) {

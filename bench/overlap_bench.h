@@ -3,7 +3,8 @@
 // (all-gather -> GEMM), o and down (GEMM -> reduce-scatter). Per layer and M it times, with
 // the same inputs: our GEMM alone (the full M rows a rank computes), the NCCL collective alone,
 // limit = max of the two (perfect overlap), unfused NCCL + cuBLASLt, unfused NCCL + our GEMM,
-// and fused for each chunk count; and it prints fused/limit, unfused/fused and the best plan.
+// and fused for each chunk count and SM reserve; and it prints fused/limit, unfused/fused, the
+// winning chunk count and reserve, and the plan (fused or unfused) that --cache-dir records.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,10 @@ struct OverlapBenchOptions {
   std::vector<int64_t> ms = {128, 512, 2048, 4096, 16384};  // total tokens M
   std::vector<std::string> layers = {"qkv", "o", "gate_up", "down"};
   std::vector<int> chunks = {1, 2, 4};
+  // SMs the GEMMs leave free while a collective is in flight (runtime/overlap.h, "SM
+  // reservation"); each R > 0 gets its own communicator with NCCL's max CTAs = R.
+  std::vector<int> sm_reserves = {0};
+  std::string cache_dir;  // non-empty: store each shape's choice (cache/overlap_store.h) there
   int iters = 30;
   int warmup = 5;
   int nccl_max_ctas = 0;  // > 0: cap NCCL's CTAs per collective

@@ -17,6 +17,7 @@
 #include "cache/tuning_store.h"
 #include "codegen/codegen.h"
 #include "codegen/variant.h"
+#include "daemon/execution_plan.h"
 #include "daemon/handler.h"
 #include "daemon/plan.h"
 #include "fusion/match.h"
@@ -34,6 +35,7 @@ class CompileService final : public RequestHandler {
       : compiler_(codegen::make_nvrtc_compiler()),
         cache_(config.cache_dir, config.cache_budget_bytes),
         tuning_(config.cache_dir),
+        overlap_(config.cache_dir),
         pool_(std::max(1, config.workers)) {}
 
   ~CompileService() override { pool_.join(); }
@@ -141,7 +143,25 @@ class CompileService final : public RequestHandler {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
             .count();
     record_matches(matches.front());
-    return plan_to_json(request, matches.front(), *kernels, total_ms);
+    json plan = plan_to_json(request, matches.front(), *kernels, total_ms);
+    add_execution(request, matches, plan);
+    return plan;
+  }
+
+  // Each fused region's "execution": how the runtime runs it at each token count (region.fused
+  // stays the structural decision; "execution" may still say unfused where fusing does not
+  // pay). Regions are in the same order at every token count.
+  void add_execution(const CompileRequest& request,
+                     const std::vector<fusion::MatchResult>& matches, json& plan) const {
+    for (size_t r = 0; r < plan["regions"].size(); ++r) {
+      json& region = plan["regions"][r];
+      if (!region["fused"].get<bool>()) continue;
+      json execution = json::array();
+      for (size_t i = 0; i < request.m.size(); ++i)
+        execution.push_back(region_execution(matches[i].regions.at(r),
+                                             request.graph.world_size, request.m[i], overlap_));
+      region["execution"] = std::move(execution);
+    }
   }
 
   // spec with the autotuned tile when the store has a record for its arch, variant, shape and
@@ -267,6 +287,7 @@ class CompileService final : public RequestHandler {
   std::unique_ptr<codegen::Compiler> compiler_;
   cache::CubinCache cache_;
   cache::TuningStore tuning_;
+  cache::OverlapStore overlap_;
   boost::asio::thread_pool pool_;
 
   mutable std::mutex mutex_;

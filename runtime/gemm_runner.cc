@@ -113,10 +113,14 @@ Status GemmKernel::check_args(const GemmArgs& a) const {
   return ok_status();
 }
 
-Status GemmKernel::launch(const GemmArgs& args, CUstream stream) const {
+int GemmKernel::max_resident_ctas() const {
+  return max_clusters_ * static_cast<int>(codegen::launch_shape(spec_, 0).cluster_x);
+}
+
+Status GemmKernel::launch(const GemmArgs& args, CUstream stream, const LaunchOptions& opts) const {
   if (Status s = check_args(args); !s.ok()) return s;
   const codegen::LaunchShape sh = codegen::launch_shape(spec_, args.m);
-  if (sh.tensor_maps) return launch_tma(args, sh, stream);
+  if (sh.tensor_maps) return launch_tma(args, sh, stream, sh.persistent ? opts.max_ctas : 0);
   LaunchConfig cfg;
   cfg.grid = {sh.grid_x, sh.grid_y, sh.grid_z};
   cfg.block = {sh.block_x, sh.block_y, sh.block_z};
@@ -133,7 +137,7 @@ Status GemmKernel::launch(const GemmArgs& args, CUstream stream) const {
 // {128, bm}, B is [N, K] with boxes of {128, bn / cluster_m} (each CTA of a cluster loads its
 // share of the B tile and multicasts it).
 Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh,
-                              CUstream stream) const {
+                              CUstream stream, int max_ctas) const {
   if (args.m == 0) return ok_status();  // no rows: nothing to write, no map of 0 rows
   const codegen::TileConfig& t = spec_.tile;
   CUtensorMap ma, mb;
@@ -166,7 +170,10 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
     mb = maps_->b.map;
   }
   LaunchConfig cfg;
-  const unsigned cap = sh.cluster_x * static_cast<unsigned>(max_clusters_);
+  unsigned clusters = static_cast<unsigned>(max_clusters_);
+  if (max_ctas > 0)  // whole clusters only; one at least, so the launch always makes progress
+    clusters = std::max(1u, std::min(clusters, static_cast<unsigned>(max_ctas) / sh.cluster_x));
+  const unsigned cap = sh.cluster_x * clusters;
   cfg.grid = {std::min(sh.grid_x, cap), 1, 1};
   cfg.block = {sh.block_x, 1, 1};
   cfg.dynamic_smem_bytes = sh.smem_bytes;

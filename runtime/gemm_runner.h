@@ -18,6 +18,14 @@
 
 namespace tpjit::runtime {
 
+struct LaunchOptions {
+  // > 0: persistent variants launch at most this many CTAs (rounded down to a whole number of
+  // clusters, at least one cluster), leaving SMs free for a kernel beside it (NCCL's, during
+  // an overlapped collective). Non-persistent variants ignore it: their CTAs are short-lived
+  // and the block scheduler interleaves them with others anyway.
+  int max_ctas = 0;
+};
+
 // A generated GEMM loaded into the current context. Move-only (owns its Module).
 class GemmKernel {
  public:
@@ -31,18 +39,21 @@ class GemmKernel {
   // before any launch and launches it on `stream` for args.m rows; kUnsupportedShape or
   // kBadRequest on bad arguments. Asynchronous: a fault inside the kernel shows up at the next
   // synchronization. Thread-safe.
-  Status launch(const GemmArgs& args, CUstream stream) const;
+  Status launch(const GemmArgs& args, CUstream stream, const LaunchOptions& opts = {}) const;
 
   const codegen::GemmSpec& spec() const { return spec_; }
   const Function& function() const { return fn_; }
   // Clusters (CTAs for cluster_m == 1) resident at once; 0 for non-persistent variants.
   int max_active_clusters() const { return max_clusters_; }
+  // CTAs resident at once (clusters x cluster size); 0 for non-persistent variants.
+  int max_resident_ctas() const;
 
  private:
   struct MapCache;  // the last tensor maps encoded, per operand
   GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f, int max_clusters);
   Status check_args(const GemmArgs& args) const;
-  Status launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh, CUstream stream) const;
+  Status launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh, CUstream stream,
+                    int max_ctas) const;
   const Driver* d_;
   codegen::GemmSpec spec_;
   Module module_;

@@ -38,6 +38,7 @@ Result<ChunkPlan> check_ag(const AllGatherGemmArgs& a, int world_size) {
   Result<ChunkPlan> plan = plan_chunks(a.m, world_size, a.chunks);
   if (!plan.ok()) return plan.error();
   if (a.gemms.empty()) return bad("all_gather_gemm needs at least one GEMM");
+  if (a.sm_reserve < 0) return bad("sm_reserve must be >= 0");
   if (a.k <= 0 || a.k % 16 != 0)
     return make_error(errc::kUnsupportedShape,
                       "overlap: K=" + std::to_string(a.k) +
@@ -109,7 +110,8 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
     Event& comm_done = s.event(1 + p.chunks);
     comm_done.record(s.comm_stream.get());
 
-    auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
+    auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row,
+                   bool overlapped) {
       for (const AgGemm& g : a.gemms) {
         GemmArgs ga{};
         ga.a = a_rows;
@@ -123,12 +125,15 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
         ga.ldb = g.ldb;
         ga.ldd = g.ldd;
         ga.d_row_offset = d_row;
-        if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
+        if (Status st = g.kernel->launch(ga, stream, reserve_sms(*g.kernel, a.sm_reserve, overlapped));
+            !st.ok())
+          return st;
       }
       return ok_status();
     };
     // The local shard needs no communication: its rows compute while the others arrive.
-    if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, rank * p.shard_rows); !st.ok())
+    if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, rank * p.shard_rows, true);
+        !st.ok())
       return st;
     for (int j = 0; j < p.chunks; ++j) {
       TPJIT_CU(*s.d, cuStreamWaitEvent(stream, s.event(1 + j).get(), 0));
@@ -137,8 +142,9 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
         const int64_t off = ws * p.begin(j) + r * p.rows(j);
         const float* scale = sf > 0 ? static_cast<const float*>(s.scale_stage.data()) + off * sf
                                     : a.scale_a_shard;
+        // Chunk j's GEMMs run beside chunk j+1's all-gather; the last chunk's run alone.
         if (Status st = run(at(s.stage.data(), off * a.k), scale, p.rows(j),
-                            r * p.shard_rows + p.begin(j));
+                            r * p.shard_rows + p.begin(j), j + 1 < p.chunks);
             !st.ok())
           return st;
       }

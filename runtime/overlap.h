@@ -23,6 +23,14 @@
 // the caller's stream (collective, then GEMM, or the reverse): the reference and the
 // fallback the planner picks where fusion does not pay.
 //
+// SM reservation: the persistent GEMMs (sm90_wgmma, sm100_tcgen05) fill every SM, so a
+// collective on the comm stream would find none free and run after them, not beside them.
+// With sm_reserve = R > 0, each GEMM launch that runs while a collective is in flight is
+// capped at max_resident_ctas() - R CTAs (one CTA per SM for these kernels: R SMs stay free);
+// launches with no collective in flight (the all-gather's last chunk, the reduce-scatter's
+// first step) use every SM. Make the communicator with NcclOptions::max_ctas = R so NCCL's
+// kernel fits the free SMs. Non-persistent variants ignore it.
+//
 // Workspace (staging for gathered chunks, partial sums) is owned by the executor and grows
 // on demand; growing synchronizes the executor's streams once, so warm up with the largest
 // shape. One executor per rank and thread at a time (not thread-safe); runs on one executor
@@ -61,6 +69,7 @@ struct AllGatherGemmArgs {
   std::vector<AgGemm> gemms;             // at least one
   void* gathered_a = nullptr;  // optional [M, K] e4m3: also materialize the gathered A
   int chunks = 1;              // sub-chunks per shard (fused only)
+  int sm_reserve = 0;          // fused only: see "SM reservation" above
 };
 
 struct GemmReduceScatterArgs {
@@ -75,6 +84,7 @@ struct GemmReduceScatterArgs {
   const float* scale_b = nullptr;
   void* y = nullptr;  // [M/ws, N] contiguous: this rank's rows of the sum
   int chunks = 1;     // fused only
+  int sm_reserve = 0; // fused only: see "SM reservation" above
 };
 
 class OverlapExecutor {

@@ -15,6 +15,7 @@ Result<ChunkPlan> check_rs(const GemmReduceScatterArgs& a, int world_size) {
   Result<ChunkPlan> plan = plan_chunks(a.m, world_size, a.chunks);
   if (!plan.ok()) return plan.error();
   if (!a.kernel) return bad("gemm_reduce_scatter: null kernel");
+  if (a.sm_reserve < 0) return bad("sm_reserve must be >= 0");
   const codegen::GemmSpec& sp = a.kernel->spec();
   if (sp.k != a.k) return bad("kernel K=" + std::to_string(sp.k) + " != K=" + std::to_string(a.k));
   if (sp.bias)
@@ -69,7 +70,10 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
         TPJIT_CU(*s.d, cuStreamWaitEvent(stream, s.event(2 * (j - slots) + 1).get(), 0));
       for (int r = 0; r < ws; ++r) {
         GemmArgs g = rows_args(a, r * p.shard_rows + b, rows, slot + r * rows * sp.n * ob, sf);
-        if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+        // Step j > 0 runs beside step j-1's reduce-scatter; step 0 has every SM.
+        if (Status st = a.kernel->launch(g, stream, reserve_sms(*a.kernel, a.sm_reserve, j > 0));
+            !st.ok())
+          return st;
       }
       Event& computed = s.event(2 * j);
       computed.record(stream);

@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ inline ncclDataType_t nccl_type(codegen::OutDtype o) {
     case codegen::OutDtype::kF32: return ncclFloat32;
   }
   return ncclBfloat16;
+}
+
+// The launch options for a GEMM that runs beside a collective when `overlapped`.
+inline LaunchOptions reserve_sms(const GemmKernel& k, int sm_reserve, bool overlapped) {
+  if (!overlapped || sm_reserve <= 0 || k.max_resident_ctas() == 0) return {};
+  return {std::max(1, k.max_resident_ctas() - sm_reserve)};
 }
 
 inline const uint8_t* at(const void* p, int64_t bytes) { return static_cast<const uint8_t*>(p) + bytes; }

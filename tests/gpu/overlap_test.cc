@@ -28,11 +28,13 @@ struct Case {
   int chunks;
   int64_t m;  // total rows
   bool fused;
+  int sm_reserve = 0;  // > 0: the capped persistent grid (SM reservation)
 };
 
 std::string label(const Case& c) {
   return std::string(fusion::scale_mode_name(c.mode)) + "_s" + std::to_string(c.chunks) + "_m" +
-         std::to_string(c.m) + (c.fused ? "_fused" : "_unfused");
+         std::to_string(c.m) + (c.fused ? "_fused" : "_unfused") +
+         (c.sm_reserve ? "_r" + std::to_string(c.sm_reserve) : "");
 }
 std::string case_name(const ::testing::TestParamInfo<Case>& i) { return label(i.param); }
 // gtest prints a case by its label (not its bytes, padding included).
@@ -111,6 +113,7 @@ TEST_P(AllGatherGemmTest, MatchesFloat64Reference) {
                           bias.data(), o1.data(), n1});
     args.gathered_a = g.data();
     args.chunks = c.chunks;
+    args.sm_reserve = c.sm_reserve;
     Status st = c.fused ? rs.exec->all_gather_gemm(args, rs.stream->get())
                         : rs.exec->all_gather_gemm_unfused(args, rs.stream->get());
     if (!st.ok()) return st.error().message;
@@ -146,7 +149,10 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kBlock, 4, 1024, true},
                       Case{fusion::ScaleMode::kTensor, 4, 6, true},  // more chunks than rows
                       Case{fusion::ScaleMode::kBlock, 1, 666, false},
-                      Case{fusion::ScaleMode::kTensor, 1, 666, false}),
+                      Case{fusion::ScaleMode::kTensor, 1, 666, false},
+                      // 128 of 132 SMs reserved: the few CTAs left loop over every tile
+                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128},
+                      Case{fusion::ScaleMode::kBlock, 4, 666, true, 16}),
     case_name);
 
 class GemmReduceScatterTest : public ::testing::TestWithParam<Case> {};
@@ -190,6 +196,7 @@ TEST_P(GemmReduceScatterTest, MatchesFloat64Reference) {
     args.scale_b = static_cast<const float*>(sb.data());
     args.y = out.data();
     args.chunks = c.chunks;
+    args.sm_reserve = c.sm_reserve;
     Status st = c.fused ? rs.exec->gemm_reduce_scatter(args, rs.stream->get())
                         : rs.exec->gemm_reduce_scatter_unfused(args, rs.stream->get());
     if (!st.ok()) return st.error().message;
@@ -218,7 +225,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kBlock, 1, 666, true},
                       Case{fusion::ScaleMode::kBlock, 4, 666, true},
                       Case{fusion::ScaleMode::kTensor, 4, 6, true},  // more chunks than rows
-                      Case{fusion::ScaleMode::kRow, 1, 666, false}),
+                      Case{fusion::ScaleMode::kRow, 1, 666, false},
+                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128},
+                      Case{fusion::ScaleMode::kRow, 4, 666, true, 16}),
     case_name);
 
 // M not divisible by the world size: refused before anything is enqueued (no rank hangs).

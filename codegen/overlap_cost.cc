@@ -1,0 +1,61 @@
+#include "codegen/overlap_cost.h"
+
+#include <algorithm>
+
+namespace tpjit::codegen {
+namespace {
+
+// Conservative against the 2026-11-26 measurements (bench/RESULTS.md): our FP8 GEMM reaches
+// 1100-1400 TF/s at M >= 2048, NCCL on NV18 moves 160-185 GB/s per rank on large transfers.
+constexpr double kGemmTflops = 600;
+constexpr double kGemmLaunchUs = 10;
+constexpr double kBusGBs = 150;
+constexpr double kCollectiveLatencyUs = 30;
+constexpr double kFusedOverheadUs = 25;  // a second stream: events, the local shard's launch
+constexpr double kPerChunkUs = 40;       // each extra chunk: launches, event waits, NCCL's
+                                         // host path (measured 50-150 us per chunk)
+constexpr int kSms = 132;
+constexpr int kSmReserve = 16;           // SMs left to NCCL while GEMMs overlap it
+constexpr double kRequiredSaving = 0.9;  // fused must predict <= 90% of unfused
+
+double fused_us(const OverlapShape& s, double gemm, double coll, int chunks) {
+  const double slow = gemm * kSms / (kSms - kSmReserve);  // overlapped GEMMs on fewer SMs
+  const double extra = kFusedOverheadUs + kPerChunkUs * (chunks - 1);
+  if (s.all_gather) {
+    // The local shard's rows compute during the whole gather; chunk j's rows during chunk
+    // j+1's transfer; the last chunk's rows after it, on every SM.
+    const double local = slow / s.world_size;
+    const double remote = gemm * (s.world_size - 1) / s.world_size / chunks;
+    const double remote_slow = slow * (s.world_size - 1) / s.world_size / chunks;
+    return std::max(coll, local + (chunks - 1) * remote_slow) + remote + extra;
+  }
+  // Step 0 computes alone; step j's GEMM overlaps step j-1's reduce-scatter; the last
+  // reduce-scatter runs alone.
+  const double g = slow / chunks, c = coll / chunks;
+  return gemm / chunks + (chunks - 1) * std::max(g, c) + c + extra;
+}
+
+}  // namespace
+
+OverlapEstimate estimate_overlap(const OverlapShape& s) {
+  OverlapEstimate e;
+  const double ws = std::max(1, s.world_size);
+  e.gemm_us = kGemmLaunchUs + 2.0 * double(s.m) * double(s.n) * double(s.k) / (kGemmTflops * 1e6);
+  // Bytes each rank receives: the others' shards of A (fp8), or the others' partial rows.
+  const double bytes = s.all_gather ? double(s.m) * double(s.k) * (ws - 1) / ws
+                                    : double(s.m) * double(s.n) * s.out_bytes * (ws - 1) / ws;
+  e.collective_us = kCollectiveLatencyUs + bytes / (kBusGBs * 1e3);
+  e.unfused_us = e.gemm_us + e.collective_us;
+  e.fused_us = 1e300;
+  for (int chunks : {1, 2, 4}) {
+    // A chunk pays the collective's latency again.
+    const double coll = e.collective_us + kCollectiveLatencyUs * (chunks - 1);
+    const double t = fused_us(s, e.gemm_us, coll, chunks);
+    if (t < e.fused_us) e.fused_us = t, e.chunks = chunks;
+  }
+  e.sm_reserve = kSmReserve;
+  e.fused = e.fused_us <= kRequiredSaving * e.unfused_us;
+  return e;
+}
+
+}  // namespace tpjit::codegen

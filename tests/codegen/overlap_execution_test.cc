@@ -1,0 +1,113 @@
+// The plan's "execution" for fused regions: from the cost model without a record, from a
+// record planted in the cache directory (as `tpjit-bench overlap --cache-dir` writes them)
+// with one. Also the cost model's choices at the extremes. Real NVRTC, no GPU.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cache/overlap_store.h"
+#include "cache/tuning_store.h"
+#include "codegen/overlap_cost.h"
+#include "daemon/service.h"
+#include "tests/util/temp_dir.h"
+
+namespace tpjit {
+namespace {
+using nlohmann::json;
+
+json compile_body() {
+  std::ifstream in(std::string(TPJIT_GRAPHS_DIR) + "/llama3-8b-mlp-tp2.json");
+  return {{"graph", json::parse(in)}, {"m", {128, 4096}}, {"archs", {"sm_90a"}}};
+}
+
+TEST(OverlapCost, SmallMStaysUnfusedLargeReduceScatterFusesChunked) {
+  codegen::OverlapShape small{true, 2, 128, 5120, 8192, 2};
+  codegen::OverlapEstimate e = codegen::estimate_overlap(small);
+  EXPECT_FALSE(e.fused) << e.fused_us << " vs " << e.unfused_us;
+  EXPECT_DOUBLE_EQ(e.unfused_us, e.gemm_us + e.collective_us);
+
+  codegen::OverlapShape big{false, 2, 16384, 8192, 4096, 2};
+  e = codegen::estimate_overlap(big);
+  EXPECT_TRUE(e.fused) << e.fused_us << " vs " << e.unfused_us;
+  EXPECT_GT(e.chunks, 1);  // one chunk of a reduce-scatter overlaps nothing
+  EXPECT_LE(e.fused_us, 0.9 * e.unfused_us);
+  EXPECT_GT(e.sm_reserve, 0);
+}
+
+TEST(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
+  tpjit::testing::TempDir dir;
+  DaemonConfig config;
+  config.cache_dir = dir.path() / "cache";
+  config.workers = 2;
+  auto service = make_compile_service(config);
+
+  auto first = service->handle("compile", compile_body());
+  ASSERT_TRUE(first) << first.error().message;
+  const json& plan = *first;
+  cache::OverlapStore store(config.cache_dir);
+  int fused_regions = 0;
+  for (const json& region : plan["regions"]) {
+    if (!region["fused"].get<bool>()) {
+      EXPECT_FALSE(region.contains("execution"));
+      continue;
+    }
+    ++fused_regions;
+    ASSERT_TRUE(region["execution"].is_array());
+    ASSERT_EQ(region["execution"].size(), 2u);  // one per token count
+    for (size_t i = 0; i < 2; ++i) {
+      const json& x = region["execution"][i];
+      EXPECT_EQ(x["m"], plan["m"][i]);
+      EXPECT_EQ(x["source"], "cost_model");
+      EXPECT_EQ(x["model"], std::string(codegen::kOverlapCostModel));
+      EXPECT_TRUE(x["choice"] == "fused" || x["choice"] == "unfused");
+      EXPECT_GE(x["chunks"].get<int>(), 1);
+      EXPECT_GT(x["unfused_us"].get<double>(), 0);
+    }
+    EXPECT_EQ(region["execution"][0]["choice"], "unfused");  // M = 128: overhead dominates
+
+    // A record for M = 4096 only, keyed as the bench keys it: the region's GEMM columns
+    // summed over its kernels at that M, their K and scale.
+    const int64_t m = plan["m"][1];
+    cache::OverlapKey key{region["kind"], plan["world_size"].get<int>(), 0, 0, "",
+                          cache::tuning_m_bucket(m)};
+    for (const json& k : plan["kernels"])
+      if (k["region"] == region["id"] && k["m"] == m) {
+        key.n += k["spec"]["n"].get<int64_t>();
+        key.k = k["spec"]["k"];
+        key.scale = k["spec"]["scale"];
+      }
+    ASSERT_GT(key.n, 0);
+    cache::OverlapRecord r;
+    r.key = key;
+    r.card = "Test Card";
+    r.fused = false;
+    r.chunks = 4;
+    r.sm_reserve = 24;
+    r.fused_us = 500;
+    r.unfused_us = 400;
+    r.limit_us = 350;
+    ASSERT_TRUE(store.store(r));
+  }
+  ASSERT_GT(fused_regions, 0);
+
+  auto second = service->handle("compile", compile_body());
+  ASSERT_TRUE(second) << second.error().message;
+  for (const json& region : (*second)["regions"]) {
+    if (!region["fused"].get<bool>()) continue;
+    EXPECT_EQ(region["execution"][0]["source"], "cost_model");
+    const json& x = region["execution"][1];
+    EXPECT_EQ(x["source"], "measured");
+    EXPECT_EQ(x["choice"], "unfused");
+    EXPECT_EQ(x["chunks"], 4);
+    EXPECT_EQ(x["sm_reserve"], 24);
+    EXPECT_EQ(x["fused_us"], 500.0);
+    EXPECT_EQ(x["unfused_us"], 400.0);
+    EXPECT_EQ(x["limit_us"], 350.0);
+    EXPECT_EQ(x["card"], "Test Card");
+    EXPECT_TRUE(x["measured_at"].is_string());
+    EXPECT_TRUE(region["fused"].get<bool>());  // the structural decision is unchanged
+  }
+}
+
+}  // namespace
+}  // namespace tpjit
