@@ -52,6 +52,15 @@ Result<RunBody> parse_body(const json& body) {
   return r;
 }
 
+// The worst rank's error per output; a null (NaN, or a float64 check a rank could not make)
+// sticks.
+void keep_worst(json& into, const json& from) {
+  for (auto& [name, v] : from.items()) {
+    if (!into.contains(name) || v.is_null()) into[name] = v;
+    else if (into[name].is_number() && v.get<double>() > into[name].get<double>()) into[name] = v;
+  }
+}
+
 class RunService final : public RequestHandler {
  public:
   RunService(daemon::WorkerPoolConfig workers, RequestHandler& compile)
@@ -138,19 +147,23 @@ class RunService final : public RequestHandler {
         return e;
       }
       double ms = 0;
-      json errors = json::object();
+      json check = {{"rel_error", json::object()}, {"rel_error_vs_float64", json::object()},
+                    {"bound", json::object()}, {"ok", true}, {"reference", "unfused (NCCL + GEMM)"}};
       for (const auto& reply : *replies) {
         ms = std::max(ms, reply.value("ms_median", 0.0));
         if (!reply.contains("check")) continue;
-        for (auto& [name, v] : reply["check"]["rel_error"].items()) {
-          double x = v.is_number() ? v.get<double>() : 1e300;  // NaN arrives as null
-          if (!errors.contains(name) || x > errors[name].get<double>()) errors[name] = x;
-        }
+        const json& c = reply["check"];
+        keep_worst(check["rel_error"], c.value("rel_error", json::object()));
+        keep_worst(check["rel_error_vs_float64"], c.value("rel_error_vs_float64", json::object()));
+        check["bound"].update(c.value("bound", json::object()));
+        check["ok"] = check["ok"].get<bool>() && c.value("ok", false);
+        for (const char* key : {"float64_rows", "float64_skipped"})
+          if (c.contains(key)) check[key] = c[key];
       }
       entry["executed"] = true;
       entry["ms_median"] = ms;
       entry["iters"] = body->iters;
-      if (body->check) entry["check"] = {{"rel_error", errors}, {"reference", "unfused (NCCL + GEMM)"}};
+      if (body->check) entry["check"] = check;
       regions.push_back(entry);
     }
     json names = json::array();

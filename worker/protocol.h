@@ -14,6 +14,9 @@
 //   "outputs_dir"?, "input": NAME (gathered shard, or the GEMM's a), "output": NAME (the
 //   reduce-scatter's result; all_gather_gemm writes each GEMM's "out"),
 //   "gemms": [{"node","key","spec","b","scale_a","scale_b","out"}]}
+// "check" (with check: true): {"reference", "rel_error": {OUT: x}, "rel_error_vs_float64":
+//   {OUT: x|null}, "bound": {OUT: b}, "float64_rows", "ok", "float64_skipped"?}
+//   (worker/float64_check.h; a NaN error is null and not ok).
 // .npy layout: <inputs_dir>/rank<R>/<tensor>.npy (docs/protocol.md, "run").
 #pragma once
 

@@ -1,11 +1,14 @@
 // GpuSession::run_region: one fused region on this rank through the overlap executor; with
 // "check", the unfused reference (collective then GEMM, or GEMM then collective) into separate
-// buffers and the relative error of each output against it.
+// buffers and the relative error of each output against it, plus the float64 host reference
+// on sampled rows (worker/float64_check.h), each against the output dtype's bound.
 #include <algorithm>
+#include <cmath>
 
 #include "runtime/memory.h"
 #include "runtime/stream.h"
 #include "worker/gpu_session.h"
+#include "worker/float64_check.h"
 #include "worker/host_data.h"
 
 namespace tpjit::worker {
@@ -18,6 +21,10 @@ namespace {
 Error bad(const std::string& what, const std::string& where = "") {
   return make_error(errc::kBadRequest, "run_region: " + what, where);
 }
+
+// Rows of each output checked against float64 (all columns): enough to catch a wrong tile,
+// chunk or rank offset, few enough to stay within seconds on the host.
+constexpr int kFloat64Rows = 64;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -77,12 +84,19 @@ Result<json> GpuSession::run_region(const json& body) {
   const fusion::ScaleMode mode = kernels[0]->spec().scale;
   const std::string inputs_dir = body.value("inputs_dir", "");
   const uint64_t seed = body.value("seed", uint64_t{0});
-  auto load = [&](const std::string& name, HostKind hk, int64_t count) -> Result<std::vector<uint8_t>> {
-    InputSpec in{name, hk, static_cast<uint64_t>(count)};
-    if (!inputs_dir.empty()) return npy_input(in, inputs_dir, rank);
-    return seeded_input(in, seed, rank);
-  };
   const json& g0 = body["gemms"][0];
+  // Any rank's input (the float64 check reads the other ranks' too). A seeded tensor-wide
+  // scale_a of an all-gather is rank 0's on every rank: the executor takes it as replicated.
+  RankLoader load_rank = [&](const std::string& name, HostKind hk, uint64_t count,
+                             int q) -> Result<std::vector<uint8_t>> {
+    InputSpec in{name, hk, count};
+    if (!inputs_dir.empty()) return npy_input(in, inputs_dir, q);
+    const bool replicated = ag && mode == fusion::ScaleMode::kTensor && name == g0.value("scale_a", "");
+    return seeded_input(in, seed, replicated ? 0 : q);
+  };
+  auto load = [&](const std::string& name, HostKind hk, int64_t count) {
+    return load_rank(name, hk, static_cast<uint64_t>(count), rank);
+  };
   const int64_t a_rows = ag ? rows : m;
   auto a = load(body.value("input", ""), HostKind::kFp8, a_rows * k_dim);
   if (!a) return a.error();
@@ -147,10 +161,34 @@ Result<json> GpuSession::run_region(const json& body) {
   if (check) {
     if (Status s = enqueue(false); !s.ok()) return s.error();
     stream.synchronize();
-    json errors = json::object();
-    for (auto& o : outs)
-      errors[o.name] = relative_error(o.dtype, download(o.fused, o.bytes), download(o.ref, o.bytes));
-    result["check"] = {{"rel_error", errors}, {"reference", "unfused (NCCL + GEMM)"}};
+    // Fused against unfused (same kernel, so near-exact), and against float64 on sampled rows.
+    json rel = json::object(), vs64 = json::object(), bound = json::object(), skipped;
+    bool ok = true;
+    for (size_t i = 0; i < outs.size(); ++i) {
+      const Out& o = outs[i];
+      const json& g = body["gemms"][i];
+      std::vector<uint8_t> fused = download(o.fused, o.bytes);
+      const double e = relative_error(o.dtype, fused, download(o.ref, o.bytes));
+      const double limit = float64_bound(o.dtype);
+      Float64Problem p{ag, m, kernels[i]->spec().n, k_dim, rank, world, mode, o.dtype,
+                       body.value("input", ""), g0.value("scale_a", ""), g.value("b", ""),
+                       g.value("scale_b", "")};
+      auto f = float64_check(p, load_rank, fused, kFloat64Rows, seed + 977 * i + 1);
+      rel[o.name] = e;
+      bound[o.name] = limit;
+      ok = ok && std::isfinite(e) && e <= limit;
+      if (f) {
+        vs64[o.name] = f->rel_error;
+        ok = ok && f->rel_error <= limit;
+      } else {
+        vs64[o.name] = nullptr;  // another rank's .npy files are not on this host
+        skipped = f.error().message;
+      }
+    }
+    result["check"] = {{"reference", "unfused (NCCL + GEMM)"}, {"rel_error", rel},
+                       {"rel_error_vs_float64", vs64}, {"float64_rows", kFloat64Rows},
+                       {"bound", bound}, {"ok", ok}};
+    if (!skipped.is_null()) result["check"]["float64_skipped"] = skipped;
   }
   runtime::Event start(*d_), end(*d_);
   std::vector<double> ms;

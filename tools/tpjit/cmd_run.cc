@@ -30,12 +30,21 @@ std::string format_run(const nlohmann::json& r) {
     }
     std::snprintf(line, sizeof line, "fused  %.3f ms median of %d", g.value("ms_median", 0.0), g.value("iters", 0));
     s += line;
-    if (g.contains("check"))
-      for (auto& [name, v] : g["check"]["rel_error"].items()) {
-        std::snprintf(line, sizeof line, "  rel_error(%s)=%.3g", name.c_str(), v.get<double>());
-        s += line;
-      }
     s += "\n";
+    if (!g.contains("check")) continue;
+    const auto& c = g["check"];
+    auto number = [](const nlohmann::json& v) { return v.is_number() ? v.get<double>() : NAN; };
+    const nlohmann::json none, rel = c.value("rel_error", nlohmann::json::object()),
+                               f64 = c.value("rel_error_vs_float64", nlohmann::json::object()),
+                               bound = c.value("bound", nlohmann::json::object());
+    for (auto& [name, v] : rel.items()) {
+      std::snprintf(line, sizeof line, "  check %s: vs unfused %.3g, vs float64 %.3g (bound %.0e)\n",
+                    name.c_str(), number(v), number(f64.value(name, none)),
+                    number(bound.value(name, none)));
+      s += line;
+    }
+    s += c.value("ok", false) ? "  check ok\n" : "  check FAILED\n";
+    if (c.contains("float64_skipped")) s += "  float64 check skipped: " + c["float64_skipped"].get<std::string>() + "\n";
   }
   return s;
 }
@@ -83,6 +92,9 @@ int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args) 
   if (!reply) return print_error(reply.error());
   if (as_json) std::printf("%s\n", ipc::dump_json(*reply).c_str());
   else std::fputs(format_run(*reply).c_str(), stdout);
+  // A check out of bounds is a failure for scripts too.
+  for (const auto& g : reply->value("regions", nlohmann::json::array()))
+    if (g.contains("check") && !g["check"].value("ok", false)) return kExitError;
   return kExitOk;
 }
 
