@@ -53,7 +53,7 @@ Result<NcclComm> NcclComm::init(const NcclUniqueId& id, int world_size, int rank
   ncclUniqueId raw;
   std::memcpy(&raw, id.bytes.data(), sizeof(raw));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
-  config.blocking = 0;
+  config.blocking = opts.nonblocking ? 0 : 1;
   if (opts.max_ctas > 0) config.maxCTAs = opts.max_ctas;
   ncclComm_t comm = nullptr;
   ncclResult_t r = ncclCommInitRankConfig(&comm, world_size, raw, rank, &config);

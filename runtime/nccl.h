@@ -6,11 +6,9 @@
 // newer): ncclGetUniqueId, ncclCommInitRankConfig, ncclAllGather, ncclReduceScatter,
 // ncclGroupStart/End, ncclCommGetAsyncError, ncclCommFinalize, ncclCommDestroy, ncclCommAbort.
 //
-// Communicators are nonblocking (ncclConfig_t::blocking = 0) so that no call can hang on a
-// peer that never comes: init, and any call NCCL answers with ncclInProgress (the first
-// collective on a pair of ranks connects them lazily), is polled through
-// ncclCommGetAsyncError until NcclOptions::timeout, then the communicator is aborted and the
-// call fails with kErrNccl naming the rank and the timeout.
+// Communicators are blocking by default (NcclOptions::nonblocking says why); a nonblocking
+// one polls init, and any call NCCL answers with ncclInProgress, through ncclCommGetAsyncError
+// until NcclOptions::timeout, then aborts and fails with kErrNccl naming the rank and timeout.
 #pragma once
 
 #include <cuda.h>
@@ -52,6 +50,12 @@ struct NcclOptions {
   // communicator is aborted: long enough for every rank's process to start and connect.
   std::chrono::milliseconds timeout{60000};
   int max_ctas = 0;  // > 0: cap NCCL's CTAs (SMs) per collective, leaving the rest to GEMMs
+  // Nonblocking puts `timeout` on every call but costs 100-300 us per collective: NCCL answers
+  // "in progress" until its own thread has launched the kernel (measured on 2x H100,
+  // bench/RESULTS.md, 2026-11-26). Blocking (the default for the data path) launches inline;
+  // a peer that never comes then hangs init, so callers bound it from outside: tpjitd kills
+  // workers whose run outlives the run timeout.
+  bool nonblocking = false;
 };
 
 // One rank of a communicator. Move-only; the destructor aborts one that was neither
