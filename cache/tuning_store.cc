@@ -1,15 +1,6 @@
 #include "cache/tuning_store.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <ctime>
-#include <fstream>
-#include <iterator>
-
-#include "util/atomic_file.h"
-#include "util/log.h"
+#include "cache/json_record.h"
 #include "util/sha256.h"
 
 namespace tpjit::cache {
@@ -23,20 +14,6 @@ int64_t tuning_m_bucket(int64_t rows) {
 }
 
 namespace {
-
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string checksum_of(json doc) {
-  doc.erase("checksum");
-  return sha256_hex(doc.dump());  // keys sorted, shortest round-trip numbers: canonical
-}
 
 Error bad(const std::string& what) {
   return make_error(errc::kBadRequest, "tuning record: " + what, "tuning");
@@ -73,13 +50,13 @@ json tuning_record_to_json(const TuningRecord& r) {
               {"tile", r.tile},
               {"ms", r.ms},
               {"candidates", candidates}};
-  doc["checksum"] = checksum_of(doc);
+  doc["checksum"] = record_checksum(doc);
   return doc;
 }
 
 Result<TuningRecord> tuning_record_from_json(const json& doc) {
   if (!doc.is_object()) return bad("not a JSON object");
-  if (!is_string(doc, "checksum") || doc["checksum"].get<std::string>() != checksum_of(doc))
+  if (!record_checksum_ok(doc))
     return bad("checksum missing or wrong");
   if (doc.value("format", "") != kTuningFormat)
     return bad("format is not " + std::string(kTuningFormat));
@@ -108,55 +85,18 @@ Result<TuningRecord> tuning_record_from_json(const json& doc) {
 
 std::optional<TuningRecord> TuningStore::lookup(const TuningKey& key,
                                                 std::string_view card) const {
-  const fs::path path = record_path(key);
-  std::error_code ec;
-  const auto size = fs::file_size(path, ec);
-  if (ec) return std::nullopt;  // no record (or unreadable, which is also no record)
-  std::string why;
-  std::optional<TuningRecord> record;
-  if (size > kMaxTuningRecordBytes) {
-    why = std::to_string(size) + " bytes is over the cap of " +
-          std::to_string(kMaxTuningRecordBytes);
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) {
-      why = "not JSON";
-    } else if (Result<TuningRecord> r = tuning_record_from_json(doc); !r.ok()) {
-      why = r.error().message;
-    } else if (key_hash(r->key) != key_hash(key)) {
-      why = "its key_fields do not hash to its file name";
-    } else {
-      record = std::move(*r);
-    }
-  }
-  if (!record) {
-    if (::unlink(path.c_str()) == -1 && errno != ENOENT) {
-      int err = errno;
-      logger("cache")->warn("cannot remove corrupt tuning record: {}",
-                            posix_error("unlink", path, err).message);
-    }
-    logger("cache")->warn("removed corrupt tuning record {}: {}", path.string(), why);
-    return std::nullopt;
-  }
+  std::optional<TuningRecord> record = read_checked_record<TuningRecord>(
+      record_path(key), kMaxTuningRecordBytes, "tuning record", tuning_record_from_json,
+      [&](const TuningRecord& r) { return key_hash(r.key) == key_hash(key); });
+  if (!record) return std::nullopt;
   if (!card.empty() && record->card != card) return std::nullopt;
   return record;
 }
 
 Status TuningStore::store(const TuningRecord& record) const {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec)
-    return make_error(errc::kInternal,
-                      "cannot create tuning directory " + dir_.string() + ": " + ec.message(),
-                      dir_.string());
   TuningRecord r = record;
   if (r.tuned_at.empty()) r.tuned_at = utc_now();
-  Result<AtomicFile> file = AtomicFile::create(record_path(r.key));
-  if (!file.ok()) return file.error();
-  if (Status st = file->write(tuning_record_to_json(r).dump(2) + "\n"); !st.ok()) return st;
-  return file->commit();
+  return write_record_file(dir_, record_path(r.key), tuning_record_to_json(r));
 }
 
 }  // namespace tpjit::cache
