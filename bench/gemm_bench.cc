@@ -194,24 +194,11 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
         rows.push_back(row);
         continue;
       }
-      GemmArgs args{};
-      args.d = d_ours.data();
-      args.scale_a = static_cast<const float*>(sa.data());
-      args.scale_b = static_cast<const float*>(sb.data());
-      args.m = static_cast<int>(s.m);
-      args.lda = args.ldb = s.k;
-      args.ldd = s.n;
-      auto launch = [&](int i) {
-        args.a = in.a[i % sets].data();
-        args.b = in.b[i % sets].data();
-        Status st = kernel->launch(args, stream.get());
-        if (!st.ok()) throw CheckError(st.error().message);
-      };
-      d_ours.fill(0xFF);  // NaN in bf16: an unwritten element fails the check
-      launch(0);
-      stream.synchronize();
-      const double err = rel_error_bf16(download_bf16(d_ours, d_count), ref);
-      const bool ok = err <= opts.max_rel_error;
+      const Measured got = check_then_time(d, *kernel, {s.m, s.n, s.k, &in, &sa, &sb, &d_ours},
+                                           ref, opts.max_rel_error, stream.get(), opts.warmup,
+                                           opts.iters);
+      const double err = got.rel_error;
+      const bool ok = got.correct;
       all_ok = all_ok && ok;
       row["rel_error_vs_cublaslt"] = err;
       row["correct"] = ok;
@@ -222,7 +209,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
         rows.push_back(row);
         continue;
       }
-      const double us = median_us(d, stream.get(), opts.warmup, opts.iters, launch);
+      const double us = got.us;
       row["us"] = us;
       row["tflops"] = flop / us * 1e-6;
       row["ratio_vs_cublaslt"] = lt_us / us;

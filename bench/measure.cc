@@ -6,6 +6,7 @@
 #include "bench/fill.h"
 #include "runtime/numerics.h"
 #include "runtime/stream.h"
+#include "util/check.h"
 
 namespace tpjit::bench {
 
@@ -61,6 +62,33 @@ double rel_error_bf16(const std::vector<uint16_t>& ours, const std::vector<uint1
     den += r * r;
   }
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+Measured check_then_time(const runtime::Driver& d, const runtime::GemmKernel& kernel,
+                         const DenseGemm& p, const std::vector<uint16_t>& ref,
+                         double max_rel_error, CUstream stream, int warmup, int iters) {
+  const int sets = static_cast<int>(p.in->a.size());
+  GemmArgs args{};
+  args.d = p.d->data();
+  args.scale_a = static_cast<const float*>(p.scale_a->data());
+  args.scale_b = static_cast<const float*>(p.scale_b->data());
+  args.m = static_cast<int>(p.m);
+  args.lda = args.ldb = p.k;
+  args.ldd = p.n;
+  auto launch = [&](int i) {
+    args.a = p.in->a[i % sets].data();
+    args.b = p.in->b[i % sets].data();
+    Status st = kernel.launch(args, stream);
+    if (!st.ok()) throw CheckError(st.error().message);
+  };
+  p.d->fill(0xFF);  // NaN in bf16: an unwritten element fails the check
+  launch(0);
+  TPJIT_CU(d, cuStreamSynchronize(stream));
+  Measured out{};
+  out.rel_error = rel_error_bf16(download_bf16(*p.d, size_t(p.m * p.n)), ref);
+  out.correct = out.rel_error <= max_rel_error;
+  if (out.correct) out.us = median_us(d, stream, warmup, iters, launch);
+  return out;
 }
 
 }  // namespace tpjit::bench

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/driver.h"
+#include "runtime/gemm_runner.h"
 #include "runtime/memory.h"
 
 namespace tpjit::bench {
@@ -30,5 +31,28 @@ std::vector<uint16_t> download_bf16(const runtime::DeviceBuffer& b, size_t count
 
 // ||ours - ref|| / ||ref|| in double; inf if ours has a NaN or infinity (e.g. unwritten 0xFF).
 double rel_error_bf16(const std::vector<uint16_t>& ours, const std::vector<uint16_t>& ref);
+
+// The bench's dense problem for one of our kernels: A [m, k] and B [n, k] from `in`, per-tensor
+// scales in device memory, bf16 D [m, n] (ld = n).
+struct DenseGemm {
+  int64_t m, n, k;
+  const InputSets* in;
+  const runtime::DeviceBuffer* scale_a;
+  const runtime::DeviceBuffer* scale_b;
+  runtime::DeviceBuffer* d;
+};
+
+struct Measured {
+  double rel_error;  // vs `ref` on input set 0, output poisoned first
+  bool correct;      // rel_error <= the bound; only then was it timed
+  double us;         // median; 0 when not correct
+};
+
+// Checks `kernel` against `ref` (the cuBLASLt output on input set 0) and, if it is within
+// `max_rel_error`, times it with median_us over the rotating input sets. A fast wrong kernel
+// is never timed.
+Measured check_then_time(const runtime::Driver& d, const runtime::GemmKernel& kernel,
+                         const DenseGemm& p, const std::vector<uint16_t>& ref,
+                         double max_rel_error, CUstream stream, int warmup, int iters);
 
 }  // namespace tpjit::bench

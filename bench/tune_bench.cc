@@ -184,30 +184,17 @@ bool tune_shape(const Device& dev, const GemmShape& s, const TuneOptions& opts,
       std::printf("%-24s skipped: %.200s\n", name.c_str(), kernel.error().message.c_str());
       continue;
     }
-    GemmArgs args{};
-    args.d = d_ours.data();
-    args.scale_a = static_cast<const float*>(sa.data());
-    args.scale_b = static_cast<const float*>(sb.data());
-    args.m = static_cast<int>(s.m);
-    args.lda = args.ldb = s.k;
-    args.ldd = s.n;
-    auto launch = [&](int j) {
-      args.a = in.a[j % sets].data();
-      args.b = in.b[j % sets].data();
-      Status st = kernel->launch(args, stream.get());
-      if (!st.ok()) throw CheckError(st.error().message);
-    };
-    d_ours.fill(0xFF);  // NaN in bf16: an unwritten element fails the check
-    launch(0);
-    stream.synchronize();
-    const double err = rel_error_bf16(download_bf16(d_ours, d_count), ref);
-    if (err > opts.max_rel_error) {
+    const Measured got = check_then_time(d, *kernel, {s.m, s.n, s.k, &in, &sa, &sb, &d_ours},
+                                         ref, opts.max_rel_error, stream.get(), opts.warmup,
+                                         opts.iters);
+    const double err = got.rel_error;
+    if (!got.correct) {
       std::printf("%-24s %9s %8s %9.2e WRONG vs cuBLASLt: not timed, never stored\n",
                   name.c_str(), "-", "-", err);
       ok = false;
       continue;
     }
-    const double ms = 1e-3 * median_us(d, stream.get(), opts.warmup, opts.iters, launch);
+    const double ms = 1e-3 * got.us;
     std::printf("%-24s %9.4f %8.1f %9.2e %s\n", name.c_str(), ms, flop / ms * 1e-9, err, note);
     std::fflush(stdout);
     rec.candidates.push_back({codegen::tile_to_json(specs[i].tile), ms});
