@@ -8,105 +8,104 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
-#include <sstream>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "bench/flags.h"
 #include "bench/gemm_bench.h"
 #include "bench/overlap_bench.h"
 #include "bench/tune_bench.h"
 
+namespace tpjit::bench {
 namespace {
 
+constexpr const char* kGemmUsage =
+    "usage: tpjit-bench gemm [--shapes MxNxK,...] [--variants NAME,...] [--iters N]\n"
+    "                        [--warmup N] [--json FILE]\n";
+constexpr const char* kTuneUsage =
+    "       tpjit-bench tune [--cache-dir DIR] [--shapes MxNxK,...]\n"
+    "                        [--scale tensor|row|block] [--iters N] [--force]\n";
+constexpr const char* kOverlapUsage =
+    "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
+    "                           [--sm-reserve LIST] [--iters N] [--warmup N]\n"
+    "                           [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n";
+
 int usage() {
-  std::fprintf(stderr,
-               "usage: tpjit-bench gemm [--shapes MxNxK,...] [--variants NAME,...] [--iters N]\n"
-               "                        [--warmup N] [--json FILE]\n"
-               "       tpjit-bench tune [--cache-dir DIR] [--shapes MxNxK,...]\n"
-               "                        [--scale tensor|row|block] [--iters N] [--force]\n"
-               "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
-               "                           [--sm-reserve LIST] [--iters N] [--warmup N]\n"
-               "                           [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n");
+  std::fprintf(stderr, "%s%s%s", kGemmUsage, kTuneUsage, kOverlapUsage);
   return 2;
 }
 
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string part; std::getline(in, part, sep);)
-    if (!part.empty()) out.push_back(part);
-  return out;
+// Reads the subcommand's flags; on --help or a bad flag prints the usage (after the error
+// naming the flag) and gives false.
+bool read_flags(const char* command, int argc, char** argv, const std::vector<Flag>& flags) {
+  for (int i = 2; i < argc; ++i)
+    if (std::strcmp(argv[i], "--help") == 0) {
+      usage();
+      return false;
+    }
+  const Status parsed = parse_flags(argc, argv, 2, flags);
+  if (parsed.ok()) return true;
+  std::fprintf(stderr, "tpjit-bench %s: %s\n", command, parsed.error().message.c_str());
+  usage();
+  return false;
 }
 
-// "MxNxK,..." into shapes; false if a shape is malformed.
-bool parse_shapes(const std::string& val, std::vector<tpjit::bench::GemmShape>* out) {
-  for (const std::string& t : split(val, ',')) {
-    const std::vector<std::string> d = split(t, 'x');
-    if (d.size() != 3) return false;
-    out->push_back({std::stoll(d[0]), std::stoll(d[1]), std::stoll(d[2]), ""});
+// The subcommand's exit code; an exception that escapes it is reported and gives 1.
+int run_reporting(const char* command, const std::function<int()>& run) {
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tpjit-bench %s: %s\n", command, e.what());
+    return 1;
   }
-  return true;
+}
+
+int gemm_main(int argc, char** argv) {
+  GemmBenchOptions opts;
+  if (!read_flags("gemm", argc, argv,
+                  {shapes_flag("--shapes", &opts.shapes),
+                   name_list_flag("--variants", &opts.variants), int_flag("--iters", &opts.iters, 1),
+                   int_flag("--warmup", &opts.warmup, 0), text_flag("--json", &opts.json_path)}))
+    return 2;
+  return run_reporting("gemm", [&] { return run_gemm_bench(opts); });
 }
 
 int tune_main(int argc, char** argv) {
-  using namespace tpjit::bench;
   TuneOptions opts;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--force") {
-      opts.force = true;
-      continue;
-    }
-    if (i + 1 >= argc) return usage();
-    const std::string val = argv[++i];
-    try {
-      if (arg == "--iters") opts.iters = std::stoi(val);
-      else if (arg == "--cache-dir") opts.cache_dir = val;
-      else if (arg == "--scale") opts.scale = val;
-      else if (arg != "--shapes" || !parse_shapes(val, &opts.shapes)) return usage();
-    } catch (const std::exception&) {
-      return usage();
-    }
-  }
-  if (opts.iters < 1) return usage();
-  try {
-    return run_tune(opts);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tpjit-bench: %s\n", e.what());
-    return 1;
-  }
+  // --scale is checked by run_tune, which turns it into a scale mode.
+  if (!read_flags("tune", argc, argv,
+                  {text_flag("--cache-dir", &opts.cache_dir), shapes_flag("--shapes", &opts.shapes),
+                   text_flag("--scale", &opts.scale), int_flag("--iters", &opts.iters, 1),
+                   switch_flag("--force", &opts.force)}))
+    return 2;
+  return run_reporting("tune", [&] { return run_tune(opts); });
+}
+
+int overlap_main(int argc, char** argv) {
+  OverlapBenchOptions opts;
+  const std::vector<std::string> every_layer = opts.layers;  // the default is every layer
+  if (!read_flags("overlap", argc, argv,
+                  {int64_list_flag("--m", &opts.ms, 1),
+                   name_list_flag("--layers", &opts.layers, every_layer),
+                   int_list_flag("--chunks", &opts.chunks, 1),
+                   int_list_flag("--sm-reserve", &opts.sm_reserves, 0),
+                   int_flag("--iters", &opts.iters, 1), int_flag("--warmup", &opts.warmup, 0),
+                   int_flag("--nccl-ctas", &opts.nccl_max_ctas, 0),
+                   text_flag("--json", &opts.json_path),
+                   text_flag("--cache-dir", &opts.cache_dir)}))
+    return 2;
+  return run_reporting("overlap", [&] { return run_overlap_bench(opts); });
 }
 
 }  // namespace
+}  // namespace tpjit::bench
 
 int main(int argc, char** argv) {
   using namespace tpjit::bench;
-  if (argc >= 2 && std::strcmp(argv[1], "tune") == 0) return tune_main(argc, argv);
-  if (argc >= 2 && std::strcmp(argv[1], "overlap") == 0) return overlap_main(argc, argv);
-  if (argc < 2 || std::strcmp(argv[1], "gemm") != 0) return usage();
-  GemmBenchOptions opts;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (i + 1 >= argc) return usage();
-    const std::string val = argv[++i];
-    try {
-      if (arg == "--iters") opts.iters = std::stoi(val);
-      else if (arg == "--warmup") opts.warmup = std::stoi(val);
-      else if (arg == "--json") opts.json_path = val;
-      else if (arg == "--variants") opts.variants = split(val, ',');
-      else if (arg == "--shapes") {
-        if (!parse_shapes(val, &opts.shapes)) return usage();
-      } else {
-        return usage();
-      }
-    } catch (const std::exception&) {
-      return usage();
-    }
-  }
-  if (opts.iters < 1 || opts.warmup < 0) return usage();
-  try {
-    return run_gemm_bench(opts);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tpjit-bench: %s\n", e.what());
-    return 1;
-  }
+  const std::string command = argc >= 2 ? argv[1] : "";
+  if (command == "gemm") return gemm_main(argc, argv);
+  if (command == "tune") return tune_main(argc, argv);
+  if (command == "overlap") return overlap_main(argc, argv);
+  return usage();
 }

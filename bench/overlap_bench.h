@@ -32,7 +32,4 @@ struct OverlapBenchOptions {
 // fewer than 2 GPUs, or a step failed).
 int run_overlap_bench(const OverlapBenchOptions& opts);
 
-// The `overlap` subcommand: parses argv[2..] into options and runs it; the exit code.
-int overlap_main(int argc, char** argv);
-
 }  // namespace tpjit::bench

@@ -2,15 +2,13 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
-#include "tests/util/temp_dir.h"
+#include "tests/cache/store_test_util.h"
 
 namespace tpjit::cache {
 namespace {
-namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::read_text;
+using OverlapStoreOnDisk = testing::RecordStoreTest<OverlapStore>;
 
 OverlapKey test_key() { return {"gemm_reduce_scatter", 2, 8192, 4096, "tensor", 4096}; }
 
@@ -27,21 +25,9 @@ OverlapRecord test_record() {
   return r;
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-TEST(OverlapStore, RoundTripKeepsEveryFieldAndStampsTime) {
-  tpjit::testing::TempDir dir;
-  OverlapStore store(dir.path());
-  EXPECT_FALSE(store.lookup(test_key()));  // no overlap directory yet
-  ASSERT_TRUE(store.store(test_record()));
-  EXPECT_EQ(store.record_path(test_key()),
-            dir.path() / "overlap" / (OverlapStore::key_hash(test_key()) + ".json"));
-  auto got = store.lookup(test_key());
+TEST_F(OverlapStoreOnDisk, RoundTripKeepsEveryFieldAndStampsTime) {
+  ASSERT_NO_FATAL_FAILURE(store_first(test_record(), "overlap"));
+  auto got = store_.lookup(test_key());
   ASSERT_TRUE(got);
   EXPECT_EQ(got->key, test_key());
   EXPECT_EQ(got->card, "NVIDIA H100 80GB HBM3");
@@ -55,45 +41,33 @@ TEST(OverlapStore, RoundTripKeepsEveryFieldAndStampsTime) {
   EXPECT_EQ(got->measured_at.back(), 'Z');
 }
 
-TEST(OverlapStore, UnfusedChoiceAndCardFilter) {
-  tpjit::testing::TempDir dir;
-  OverlapStore store(dir.path());
+TEST_F(OverlapStoreOnDisk, UnfusedChoiceAndCardFilter) {
   OverlapRecord r = test_record();
   r.fused = false;
-  ASSERT_TRUE(store.store(r));
-  auto got = store.lookup(test_key(), "NVIDIA H100 80GB HBM3");
+  ASSERT_TRUE(store_.store(r));
+  auto got = store_.lookup(test_key(), "NVIDIA H100 80GB HBM3");
   ASSERT_TRUE(got);
   EXPECT_FALSE(got->fused);
-  EXPECT_EQ(json::parse(read_text(store.record_path(test_key())))["choice"], "unfused");
-  EXPECT_FALSE(store.lookup(test_key(), "NVIDIA H200"));  // another card's record: a miss
+  EXPECT_EQ(json::parse(read_text(store_.record_path(test_key())))["choice"], "unfused");
+  EXPECT_FALSE(store_.lookup(test_key(), "NVIDIA H200"));  // another card's record: a miss
 }
 
-TEST(OverlapStore, KeysSeparateKindWorldSizeAndBucket) {
-  tpjit::testing::TempDir dir;
-  OverlapStore store(dir.path());
-  ASSERT_TRUE(store.store(test_record()));
+TEST_F(OverlapStoreOnDisk, KeysSeparateKindWorldSizeAndBucket) {
+  ASSERT_TRUE(store_.store(test_record()));
   OverlapKey other = test_key();
   other.kind = "all_gather_gemm";
-  EXPECT_FALSE(store.lookup(other));
+  EXPECT_FALSE(store_.lookup(other));
   other = test_key();
   other.world_size = 4;
-  EXPECT_FALSE(store.lookup(other));
+  EXPECT_FALSE(store_.lookup(other));
   other = test_key();
   other.m_bucket = 8192;
-  EXPECT_FALSE(store.lookup(other));
-  EXPECT_TRUE(store.lookup(test_key()));
+  EXPECT_FALSE(store_.lookup(other));
+  EXPECT_TRUE(store_.lookup(test_key()));
 }
 
-TEST(OverlapStore, TamperedRecordIsAMissAndRemoved) {
-  tpjit::testing::TempDir dir;
-  OverlapStore store(dir.path());
-  ASSERT_TRUE(store.store(test_record()));
-  const fs::path path = store.record_path(test_key());
-  json doc = json::parse(read_text(path));
-  doc["fused_us"] = 1.0;  // checksum no longer matches
-  std::ofstream(path) << doc.dump();
-  EXPECT_FALSE(store.lookup(test_key()));
-  EXPECT_FALSE(fs::exists(path));
+TEST_F(OverlapStoreOnDisk, TamperedRecordIsAMissAndRemoved) {
+  expect_tampered_field_is_a_miss(test_record(), "fused_us", 1.0);
 }
 
 TEST(OverlapStore, ParseNamesWhatIsWrong) {

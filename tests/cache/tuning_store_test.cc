@@ -2,17 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
-#include "tests/util/temp_dir.h"
+#include "tests/cache/store_test_util.h"
 #include "util/sha256.h"
 
 namespace tpjit::cache {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
+using testing::read_text;
+using testing::write_text;
+using TuningStoreOnDisk = testing::RecordStoreTest<TuningStore>;
 
 TuningKey test_key() { return {"sm_90a", "sm90_wgmma", 5120, 8192, "tensor", "bfloat16", 4096}; }
 
@@ -26,15 +27,6 @@ TuningRecord test_record() {
   return r;
 }
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-void write_text(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
-
 TEST(TuningStore, MBucketsArePowersOfTwoClamped) {
   EXPECT_EQ(tuning_m_bucket(0), kMinMBucket);
   EXPECT_EQ(tuning_m_bucket(1), 16);
@@ -45,14 +37,9 @@ TEST(TuningStore, MBucketsArePowersOfTwoClamped) {
   EXPECT_EQ(tuning_m_bucket(1 << 20), kMaxMBucket);
 }
 
-TEST(TuningStore, RoundTripKeepsEveryFieldAndStampsTime) {
-  tpjit::testing::TempDir dir;
-  TuningStore store(dir.path());
-  EXPECT_FALSE(store.lookup(test_key()));  // no tuning directory yet
-  ASSERT_TRUE(store.store(test_record()));
-  EXPECT_EQ(store.record_path(test_key()),
-            dir.path() / "tuning" / (TuningStore::key_hash(test_key()) + ".json"));
-  auto got = store.lookup(test_key());
+TEST_F(TuningStoreOnDisk, RoundTripKeepsEveryFieldAndStampsTime) {
+  ASSERT_NO_FATAL_FAILURE(store_first(test_record(), "tuning"));
+  auto got = store_.lookup(test_key());
   ASSERT_TRUE(got);
   EXPECT_EQ(got->key, test_key());
   EXPECT_EQ(got->card, "NVIDIA H100 80GB HBM3");
@@ -61,18 +48,16 @@ TEST(TuningStore, RoundTripKeepsEveryFieldAndStampsTime) {
   ASSERT_EQ(got->candidates.size(), 2u);
   EXPECT_DOUBLE_EQ(got->candidates[1].ms, 0.2405);
   EXPECT_EQ(got->tuned_at.size(), 20u) << got->tuned_at;  // 2026-11-26T12:00:00Z
-  json doc = json::parse(read_text(store.record_path(test_key())));
+  json doc = json::parse(read_text(store_.record_path(test_key())));
   EXPECT_EQ(doc["format"], "tpjit.tuning/1");
   EXPECT_EQ(doc["key_fields"]["m_bucket"], 4096);
 }
 
-TEST(TuningStore, LookupForAnotherCardMissesWithoutRemoving) {
-  tpjit::testing::TempDir dir;
-  TuningStore store(dir.path());
-  ASSERT_TRUE(store.store(test_record()));
-  EXPECT_TRUE(store.lookup(test_key(), "NVIDIA H100 80GB HBM3"));
-  EXPECT_FALSE(store.lookup(test_key(), "NVIDIA H200"));
-  EXPECT_TRUE(fs::exists(store.record_path(test_key())));
+TEST_F(TuningStoreOnDisk, LookupForAnotherCardMissesWithoutRemoving) {
+  ASSERT_TRUE(store_.store(test_record()));
+  EXPECT_TRUE(store_.lookup(test_key(), "NVIDIA H100 80GB HBM3"));
+  EXPECT_FALSE(store_.lookup(test_key(), "NVIDIA H200"));
+  EXPECT_TRUE(fs::exists(store_.record_path(test_key())));
 }
 
 TEST(TuningStore, EveryKeyFieldChangesTheKey) {
@@ -89,40 +74,28 @@ TEST(TuningStore, EveryKeyFieldChangesTheKey) {
   for (const auto& k : keys) EXPECT_TRUE(seen.insert(TuningStore::key_hash(k)).second);
 }
 
-TEST(TuningStore, TamperedRecordIsAMissAndRemoved) {
-  tpjit::testing::TempDir dir;
-  TuningStore store(dir.path());
-  ASSERT_TRUE(store.store(test_record()));
-  const fs::path path = store.record_path(test_key());
-  json doc = json::parse(read_text(path));
-  doc["ms"] = 0.001;  // a faster time than measured: the checksum no longer matches
-  write_text(path, doc.dump());
-  EXPECT_FALSE(store.lookup(test_key()));
-  EXPECT_FALSE(fs::exists(path));
+TEST_F(TuningStoreOnDisk, TamperedRecordIsAMissAndRemoved) {
+  expect_tampered_field_is_a_miss(test_record(), "ms", 0.001);  // faster than measured
 }
 
-TEST(TuningStore, TruncatedRecordIsAMissAndRemoved) {
-  tpjit::testing::TempDir dir;
-  TuningStore store(dir.path());
-  ASSERT_TRUE(store.store(test_record()));
-  const fs::path path = store.record_path(test_key());
+TEST_F(TuningStoreOnDisk, TruncatedRecordIsAMissAndRemoved) {
+  ASSERT_TRUE(store_.store(test_record()));
+  const fs::path path = store_.record_path(test_key());
   const std::string text = read_text(path);
   write_text(path, text.substr(0, text.size() / 2));
-  EXPECT_FALSE(store.lookup(test_key()));
+  EXPECT_FALSE(store_.lookup(test_key()));
   EXPECT_FALSE(fs::exists(path));
 }
 
-TEST(TuningStore, RecordUnderAnotherKeysNameIsAMissAndRemoved) {
-  tpjit::testing::TempDir dir;
-  TuningStore store(dir.path());
+TEST_F(TuningStoreOnDisk, RecordUnderAnotherKeysNameIsAMissAndRemoved) {
   TuningKey other = test_key();
   other.n = 8192;
   TuningRecord r = test_record();
   r.key = other;
-  ASSERT_TRUE(store.store(r));
-  fs::rename(store.record_path(other), store.record_path(test_key()));  // valid, misplaced
-  EXPECT_FALSE(store.lookup(test_key()));
-  EXPECT_FALSE(fs::exists(store.record_path(test_key())));
+  ASSERT_TRUE(store_.store(r));
+  fs::rename(store_.record_path(other), store_.record_path(test_key()));  // valid, misplaced
+  EXPECT_FALSE(store_.lookup(test_key()));
+  EXPECT_FALSE(fs::exists(store_.record_path(test_key())));
 }
 
 TEST(TuningStore, ParseNamesWhatIsWrong) {

@@ -3,22 +3,17 @@
 // with one. Also the cost model's choices at the extremes. Real NVRTC, no GPU.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "cache/overlap_store.h"
 #include "cache/tuning_store.h"
 #include "codegen/overlap_cost.h"
-#include "daemon/service.h"
-#include "tests/util/temp_dir.h"
+#include "tests/codegen/service_test_util.h"
 
 namespace tpjit {
 namespace {
 using nlohmann::json;
+using OverlapExecution = testing::CompileServiceTest;
 
-json compile_body() {
-  std::ifstream in(std::string(TPJIT_GRAPHS_DIR) + "/llama3-8b-mlp-tp2.json");
-  return {{"graph", json::parse(in)}, {"m", {128, 4096}}, {"archs", {"sm_90a"}}};
-}
+json compile_body() { return testing::mlp_compile_body({128, 4096}); }
 
 TEST(OverlapCost, SmallMStaysUnfusedLargeReduceScatterFusesChunked) {
   codegen::OverlapShape small{true, 2, 128, 5120, 8192, 2};
@@ -34,17 +29,11 @@ TEST(OverlapCost, SmallMStaysUnfusedLargeReduceScatterFusesChunked) {
   EXPECT_GT(e.sm_reserve, 0);
 }
 
-TEST(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
-  tpjit::testing::TempDir dir;
-  DaemonConfig config;
-  config.cache_dir = dir.path() / "cache";
-  config.workers = 2;
-  auto service = make_compile_service(config);
-
-  auto first = service->handle("compile", compile_body());
+TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
+  auto first = service_->handle("compile", compile_body());
   ASSERT_TRUE(first) << first.error().message;
   const json& plan = *first;
-  cache::OverlapStore store(config.cache_dir);
+  cache::OverlapStore store(config_.cache_dir);
   int fused_regions = 0;
   for (const json& region : plan["regions"]) {
     if (!region["fused"].get<bool>()) {
@@ -90,7 +79,7 @@ TEST(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
   }
   ASSERT_GT(fused_regions, 0);
 
-  auto second = service->handle("compile", compile_body());
+  auto second = service_->handle("compile", compile_body());
   ASSERT_TRUE(second) << second.error().message;
   for (const json& region : (*second)["regions"]) {
     if (!region["fused"].get<bool>()) continue;

@@ -2,37 +2,26 @@
 // so in the plan; without a record the plan says "heuristic". Real NVRTC, no GPU.
 #include <gtest/gtest.h>
 
-#include <fstream>
-
 #include "cache/tuning_store.h"
 #include "codegen/spec_json.h"
 #include "codegen/tuning.h"
-#include "daemon/service.h"
-#include "tests/util/temp_dir.h"
+#include "tests/codegen/service_test_util.h"
 
 namespace tpjit {
 namespace {
 using nlohmann::json;
+using TunedService = testing::CompileServiceTest;
 
-json compile_body() {
-  std::ifstream in(std::string(TPJIT_GRAPHS_DIR) + "/llama3-8b-mlp-tp2.json");
-  return {{"graph", json::parse(in)}, {"m", {4096}}, {"archs", {"sm_90a"}}};
-}
+json compile_body() { return testing::mlp_compile_body({4096}); }
 
-TEST(TunedService, PlantedRecordSetsTheTileAndThePlanSaysTuned) {
-  tpjit::testing::TempDir dir;
-  DaemonConfig config;
-  config.cache_dir = dir.path() / "cache";
-  config.workers = 2;
-  auto service = make_compile_service(config);
-
-  auto first = service->handle("compile", compile_body());
+TEST_F(TunedService, PlantedRecordSetsTheTileAndThePlanSaysTuned) {
+  auto first = service_->handle("compile", compile_body());
   ASSERT_TRUE(first) << first.error().message;
   const json& kernels = (*first)["kernels"];
   ASSERT_FALSE(kernels.empty());
 
   // A record per kernel shape, each with a tile the heuristic would not pick.
-  cache::TuningStore store(config.cache_dir);
+  cache::TuningStore store(config_.cache_dir);
   std::vector<json> planted;
   for (const json& k : kernels) {
     ASSERT_EQ(k["tuning"]["source"], "heuristic");
@@ -58,7 +47,7 @@ TEST(TunedService, PlantedRecordSetsTheTileAndThePlanSaysTuned) {
     planted.push_back(r.tile);
   }
 
-  auto second = service->handle("compile", compile_body());
+  auto second = service_->handle("compile", compile_body());
   ASSERT_TRUE(second) << second.error().message;
   ASSERT_EQ((*second)["kernels"].size(), kernels.size());
   for (size_t i = 0; i < kernels.size(); ++i) {

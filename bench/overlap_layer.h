@@ -1,0 +1,51 @@
+// One layer at one M in `tpjit-bench overlap`: its buffers on each rank and every timing the
+// table reports (GEMM alone, collective alone, unfused with cuBLASLt and with our GEMM, fused
+// for each SM reserve and chunk count), each fused output checked against the unfused one.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/overlap_bench.h"
+#include "bench/overlap_ranks.h"
+#include "codegen/spec.h"
+
+namespace tpjit::bench {
+
+// The Llama-3-70B TP2 layers.
+struct Layer {
+  const char* name;
+  int64_t k, n;
+  bool all_gather;  // else GEMM -> reduce-scatter
+};
+inline constexpr Layer kLayers[] = {{"qkv", 8192, 5120, true},
+                                    {"o", 4096, 8192, false},
+                                    {"gate_up", 8192, 28672, true},
+                                    {"down", 14336, 8192, false}};
+
+// Our GEMM for the layer at M = m: the arch's default variant, per-tensor scales (what
+// cuBLASLt's scale pointers mean), bf16 out.
+codegen::GemmSpec spec_for(const Layer& l, int64_t m, codegen::Arch arch);
+
+struct LayerTiming {
+  int input_sets = 0;  // input buffer sets the timed runs rotate over
+  double gemm_us = 0, coll_us = 0, unf_lt_us = 0, unf_ours_us = 0;
+  double best_us = 1e30;  // fastest correct fused run; 1e30 if none was correct
+  int best_s = 0, best_r = 0;  // its chunks and SM reserve
+  double worst_err = 0;        // fused vs unfused (ours), over every configuration
+  bool all_correct = true;     // every fused output within opts.max_rel_error
+  nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>" -> us and error
+  std::string per_config;  // "R0[us/us/us] ..." for the table
+};
+
+// Times layer l at M = m on every rank with our kernel (spec, cubin); comm_of as open_ranks
+// gives it. Frees the shape's buffers before it returns.
+LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm_of,
+                          const Layer& l, int64_t m, const codegen::GemmSpec& spec,
+                          const std::vector<uint8_t>& cubin, const OverlapBenchOptions& opts,
+                          int l2_bytes);
+
+}  // namespace tpjit::bench
