@@ -30,7 +30,7 @@ constexpr uint64_t kCacheBudget = uint64_t{4} << 30;
 std::string tile_text(const codegen::TileConfig& t) {
   return std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) + "_s" +
          std::to_string(t.stages) + "_w" + std::to_string(t.warps) + "_c" +
-         std::to_string(t.cluster_m);
+         std::to_string(t.cluster_m) + (t.split_k > 1 ? "_split" + std::to_string(t.split_k) : "");
 }
 
 // The heuristic's spec for the shape: the arch's default variant, else mma_sync (as

@@ -75,7 +75,8 @@ Status check_spec(const GemmSpec& s) {
                           std::to_string(s.tile.bn) + "x" + std::to_string(s.tile.bk) +
                           " (stages " + std::to_string(s.tile.stages) + ", warps " +
                           std::to_string(s.tile.warps) + ", cluster_m " +
-                          std::to_string(s.tile.cluster_m) + ", scale " +
+                          std::to_string(s.tile.cluster_m) + ", split_k " +
+                          std::to_string(s.tile.split_k) + ", scale " +
                           fusion::scale_mode_name(s.scale) + "): " + problem,
                       "spec.tile");
   return ok_status();
@@ -105,7 +106,22 @@ std::string kernel_name(const GemmSpec& s) {
   name += "_t" + std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" + std::to_string(t.bk) +
           "_s" + std::to_string(t.stages) + "_w" + std::to_string(t.warps);
   if (t.cluster_m != 1) name += "_c" + std::to_string(t.cluster_m);
+  if (t.split_k != 1) name += "_split" + std::to_string(t.split_k);
   return name;
+}
+
+int64_t output_tiles(const GemmSpec& s, int m) {
+  const int64_t rows = std::max<int64_t>(1, (int64_t{m} + s.tile.bm - 1) / s.tile.bm);
+  const int64_t c = std::max(1, s.tile.cluster_m);
+  return c * ((rows + c - 1) / c) * ((s.n + s.tile.bn - 1) / s.tile.bn);
+}
+
+int split_for(const GemmSpec& s, int m, int resident_ctas) {
+  if (s.tile.split_k <= 1 || m <= 0 || resident_ctas <= 0) return 1;
+  const int64_t tiles = output_tiles(s, m);
+  const int64_t k_blocks = (s.k + s.tile.bk - 1) / s.tile.bk;
+  const int64_t split = std::min<int64_t>({s.tile.split_k, resident_ctas / tiles, k_blocks / 8});
+  return split >= 3 ? static_cast<int>(split) : 1;
 }
 
 LaunchShape launch_shape(const GemmSpec& s, int m) {

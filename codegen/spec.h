@@ -26,6 +26,8 @@ struct TileConfig {
   int stages = 0;              // shared-memory pipeline depth
   int warps = 0;               // warps per CTA
   int cluster_m = 1;           // CTAs per cluster along M (they share, multicast, B tiles)
+  int split_k = 1;             // most K slices per output tile (sm90_wgmma only; the
+                               // launcher picks 1..split_k per launch: split_for)
   bool operator==(const TileConfig&) const = default;
 };
 
@@ -70,6 +72,16 @@ struct LaunchShape {
   bool tensor_maps = false; // the kernel takes (tensor map A, tensor map B, GemmArgs)
 };
 inline constexpr unsigned kDefaultSmemLimit = 48 * 1024;
+
+// How many K slices a launch of m rows on `resident_ctas` CTAs (the most that run at once)
+// uses: as many as fit in one wave of units (resident_ctas / tiles), at most s.tile.split_k,
+// each at least 8 K blocks (1024 of K) long, and none unless that is 3 or more. Measured on
+// an H100 (bench/RESULTS.md): 3 slices of 40 decode tiles ran 3% faster than none; 2 slices
+// of 64 tiles from 6% slower to 2% faster; slices past one wave always slower (up to 24%).
+int split_for(const GemmSpec& s, int m, int resident_ctas);
+
+// Output tiles (CTA tiles, bm x bn, counted in whole clusters) of a launch of m rows.
+int64_t output_tiles(const GemmSpec& s, int m);
 
 // Grid, block and dynamic shared memory to run the spec's kernel on m rows. m == 0 still
 // gives one row of CTAs (or one cluster; they write nothing), so a launch is always valid.

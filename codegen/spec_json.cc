@@ -17,7 +17,8 @@ nlohmann::json spec_to_json(const GemmSpec& s) {
 
 nlohmann::json tile_to_json(const TileConfig& t) {
   return {{"bm", t.bm},         {"bn", t.bn},       {"bk", t.bk},
-          {"stages", t.stages}, {"warps", t.warps}, {"cluster_m", t.cluster_m}};
+          {"stages", t.stages}, {"warps", t.warps}, {"cluster_m", t.cluster_m},
+          {"split_k", t.split_k}};
 }
 
 Result<TileConfig> tile_from_json(const nlohmann::json& j) {
@@ -32,6 +33,14 @@ Result<TileConfig> tile_from_json(const nlohmann::json& j) {
                         std::string("a tile needs \"") + name + "\" as an integer in [0, 4096]",
                         std::string("tile.") + name);
     *slot = j[name].get<int>();
+  }
+  // Optional: tiles recorded before split-K existed have none, and mean 1.
+  if (j.contains("split_k")) {
+    if (!j["split_k"].is_number_integer() || j["split_k"].get<int64_t>() < 1 ||
+        j["split_k"].get<int64_t>() > 64)
+      return make_error(errc::kBadRequest, "a tile's \"split_k\" must be an integer in [1, 64]",
+                        "tile.split_k");
+    t.split_k = j["split_k"].get<int>();
   }
   return t;
 }

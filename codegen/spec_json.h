@@ -9,11 +9,12 @@
 namespace tpjit::codegen {
 
 // {"variant","arch","m_hint","n","k","scale","out_dtype","bias","accumulate",
-//  "tile":{"bm","bn","bk","stages","warps","cluster_m"}}; keys and values are stable.
+//  "tile":{"bm","bn","bk","stages","warps","cluster_m","split_k"}}; keys and values are stable.
 nlohmann::json spec_to_json(const GemmSpec&);
 
-// {"bm","bn","bk","stages","warps","cluster_m"}, and back: kBadRequest unless every one of
-// them is an integer (whether the tile suits a variant is check_spec's question).
+// {"bm","bn","bk","stages","warps","cluster_m","split_k"}, and back: kBadRequest unless every
+// one of them is an integer; "split_k" may be absent (1), as in records older than split-K.
+// Whether the tile suits a variant is check_spec's question.
 nlohmann::json tile_to_json(const TileConfig&);
 Result<TileConfig> tile_from_json(const nlohmann::json&);
 

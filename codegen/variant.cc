@@ -1,5 +1,6 @@
 #include "codegen/variant.h"
 
+#include <algorithm>
 #include <string>
 
 namespace tpjit::codegen {
@@ -13,6 +14,15 @@ unsigned warp_threads(const TileConfig& t) { return static_cast<unsigned>(t.warp
 
 std::string cluster_config(const TileConfig& t) {
   return "  static constexpr int kClusterM = " + str(t.cluster_m) + ";\n";
+}
+
+std::string sm90_config(const TileConfig& t) {
+  return cluster_config(t) + "  static constexpr int kSplitK = " + str(t.split_k) + ";\n";
+}
+
+// Only the sm90 template splits K (templates/sm90_split_k.cuh).
+std::string no_split_problem(const TileConfig& t) {
+  return t.split_k == 1 ? std::string() : "split_k must be 1 (only sm90_wgmma splits K)";
 }
 
 // --- mma_sync: templates/gemm_fp8_mma.cuh -------------------------------------------------
@@ -43,6 +53,7 @@ std::string mma_tile_problem(const GemmSpec& s) {
   if (t.stages < 2 || t.stages > 8) return "stages must be within [2, 8]";
   if (t.warps < 1 || t.warps > 16) return "warps must be within [1, 16]";
   if (t.cluster_m != 1) return "mma_sync runs without clusters: cluster_m must be 1";
+  if (std::string p = no_split_problem(t); !p.empty()) return p;
   const int wm = mma_warps_m(t), wn = t.warps / wm;
   if (t.bm <= 0 || t.bm % (16 * wm) != 0)
     return "bm must be a positive multiple of 16 * " + str(wm) + " (warp rows)";
@@ -72,24 +83,62 @@ std::string tma_common_problem(const TileConfig& t) {
 
 // --- sm90_wgmma: templates/gemm_fp8_sm90.cuh ----------------------------------------------
 
+// SMs of the sm_90a parts we run (H100 SXM, H200): one CTA of these tiles fits per SM. Only
+// the heuristic assumes it; the launcher asks the GPU.
+constexpr int kSm90Ctas = 132;
+
+// Decode (up to 256 rows), from `tpjit-bench tune` on an H100 (bench/RESULTS.md): no cluster
+// (its second M tile would be empty; with it every decode tile ran 10-40% slower); up to 64
+// rows BM 64 and BN 128 with split K allowed (split_for decides per launch); from 65 rows BM
+// 128 and BN 64 while that gives at most two waves of tiles, else BN 128, without split (the
+// fp32 partials of 128-row tiles cost more than the split gained). Stages fill 192 KiB.
+TileConfig sm90_small_m_tile(const GemmSpec& s) {
+  if (s.m_hint <= 64)
+    return {.bm = 64, .bn = 128, .bk = 128, .stages = 8, .warps = 8, .cluster_m = 1, .split_k = 4};
+  const int64_t rows = (s.m_hint + 127) / 128;
+  if (rows * ((s.n + 63) / 64) <= 2 * kSm90Ctas)
+    return {.bm = 128, .bn = 64, .bk = 128, .stages = 8, .warps = 12, .cluster_m = 1};
+  return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 12, .cluster_m = 1};
+}
+
+// 257..2048 rows: whole waves of 2-CTA clusters decide. The BN in {256, 192, 128} (stages 4,
+// 5, 6) with the fewest waves x BN (a tile's time grows with BN), the wider on a tie. Measured
+// by tune on an H100: at M = 512, N = 5120 it picks 192 (one wave), 0.95x cuBLASLt where
+// 128x128 (two waves) ran 0.72x; elsewhere it keeps the tiles that measured best.
+TileConfig sm90_mid_m_tile(const GemmSpec& s) {
+  const int64_t cluster_rows = ((s.m_hint + 127) / 128 + 1) / 2;
+  TileConfig best;
+  int64_t best_cost = 0;
+  for (int bn : {256, 192, 128}) {
+    const int64_t clusters = cluster_rows * ((s.n + bn - 1) / bn);
+    const int64_t cost = (clusters + kSm90Ctas / 2 - 1) / (kSm90Ctas / 2) * bn;
+    if (best.bm == 0 || cost < best_cost) {
+      best = {.bm = 128, .bn = bn, .bk = 128, .stages = bn == 256 ? 4 : bn == 192 ? 5 : 6,
+              .warps = 12, .cluster_m = 2};
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
 // Measured on an H100 SXM (docs/notes/sm90-gemm.md): 128x256 with 4 stages is the best tile
-// from M = 2048 up; few tiles (M <= 2048, N <= 5120) fill the chip better with 128x128 and 6
-// stages; block scales keep a second fp32 sum, so BN 256 spills and 128x192 with 5 stages is
-// best. BM = 64 (one consumer warpgroup) ran at half the rate: never picked.
+// from M = 2048 up; block scales keep a second fp32 sum, so BN 256 spills and 128x192 with 5
+// stages is best at every M.
 TileConfig sm90_pick_tile(const GemmSpec& s) {
+  if (s.m_hint <= 256) return sm90_small_m_tile(s);
   if (s.scale == fusion::ScaleMode::kBlock)
     return {.bm = 128, .bn = 192, .bk = 128, .stages = 5, .warps = 12, .cluster_m = 2};
-  if (s.m_hint <= 2048 && s.n <= 5120)
-    return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 12, .cluster_m = 2};
+  if (s.m_hint <= 2048) return sm90_mid_m_tile(s);
   return {.bm = 128, .bn = 256, .bk = 128, .stages = 4, .warps = 12, .cluster_m = 2};
 }
 
 // The template's smem_bytes<Config>(): swizzle-alignment slack, the ring, one fp32 staging
-// buffer per consumer warpgroup (64 rows x (32 or 16 columns + 8 pad)), two mbarriers a stage.
+// buffer per consumer warpgroup (64 rows x (32 or 16 columns + 8 pad)), two mbarriers a stage,
+// 16 bytes for the split-K flag.
 unsigned sm90_smem_bytes(const TileConfig& t) {
   const int epi_cols = t.bn % 32 == 0 ? 32 : 16;
   return static_cast<unsigned>(1024 + t.stages * (t.bm + t.bn) * t.bk +
-                               t.bm / 64 * 64 * (epi_cols + 8) * 4 + t.stages * 16);
+                               t.bm / 64 * 64 * (epi_cols + 8) * 4 + t.stages * 16 + 16);
 }
 
 std::string sm90_tile_problem(const GemmSpec& s) {
@@ -101,6 +150,7 @@ std::string sm90_tile_problem(const GemmSpec& s) {
            " (one producer warpgroup + bm/64 consumer warpgroups)";
   if (s.scale == fusion::ScaleMode::kBlock && t.bn > 192)
     return "block scales need bn <= 192 (the second fp32 sum spills registers at 256)";
+  if (t.split_k < 1 || t.split_k > 8) return "split_k must be within [1, 8]";
   if (sm90_smem_bytes(t) > kMaxSmem) return "the tile needs more than 227 KiB of shared memory";
   return {};
 }
@@ -127,6 +177,7 @@ std::string sm100_tile_problem(const GemmSpec& s) {
   const TileConfig& t = s.tile;
   if (t.bm != 128) return "bm must be 128 (tcgen05 M = 128, one TMEM lane per row)";
   if (std::string p = tma_common_problem(t); !p.empty()) return p;
+  if (std::string p = no_split_problem(t); !p.empty()) return p;
   if (t.warps != 6 && t.warps != 10)
     return "warps must be 6 or 10 (TMA warp, MMA warp, 4 or 8 epilogue warps)";
   const int group_cols = t.bn / ((t.warps - 2) / 4);
@@ -168,7 +219,7 @@ const std::vector<Variant>& variants() {
               .tile_problem = sm90_tile_problem,
               .threads = warp_threads,
               .smem_bytes = sm90_smem_bytes,
-              .extra_config = cluster_config},
+              .extra_config = sm90_config},
       Variant{.name = kVariantSm100Tcgen05,
               .tag = "tcgen05",
               .header = "gemm_fp8_sm100.cuh",

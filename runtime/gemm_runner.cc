@@ -1,8 +1,13 @@
 #include "runtime/gemm_runner.h"
 
 #include <algorithm>
+#include <map>
 #include <mutex>
 #include <string>
+#include <vector>
+
+#include "runtime/memory.h"
+#include "util/check.h"
 
 #include "runtime/tensor_map.h"
 
@@ -21,19 +26,54 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 constexpr uint32_t kTmaBoxK = 128;  // one 128-byte swizzle row of e4m3 per box row
 
-// One operand's last encoded map: launches on the same buffers (the common case: a layer's
-// weights, a persistent activation buffer) skip the encode.
+// An operand's encoded maps, least recently used replaced first. One kernel serves the same
+// shape in every layer of a model (80 weight tensors for Llama-3-70B's qkv), so it keeps one
+// map per buffer it has seen recently rather than only the last; a hit skips the encode.
 struct CachedMap {
   const void* base = nullptr;
   uint64_t rows = 0, stride = 0;
+  uint64_t used = 0;  // MapSet::clock at the last hit
   CUtensorMap map{};
+};
+
+struct MapSet {
+  static constexpr size_t kCapacity = 128;
+  std::vector<CachedMap> maps;
+  uint64_t clock = 0;
+
+  // The cached map of (base, rows, stride), or nullptr.
+  const CUtensorMap* find(const void* base, uint64_t rows, uint64_t stride) {
+    for (CachedMap& m : maps)
+      if (m.base == base && m.rows == rows && m.stride == stride) {
+        m.used = ++clock;
+        return &m.map;
+      }
+    return nullptr;
+  }
+  const CUtensorMap* add(const void* base, uint64_t rows, uint64_t stride, const CUtensorMap& map) {
+    CachedMap entry{base, rows, stride, ++clock, map};
+    if (maps.size() < kCapacity) {
+      maps.push_back(entry);
+      return &maps.back().map;
+    }
+    auto oldest = std::min_element(maps.begin(), maps.end(),
+                                   [](const CachedMap& x, const CachedMap& y) { return x.used < y.used; });
+    *oldest = entry;
+    return &oldest->map;
+  }
 };
 
 }  // namespace
 
+// Split-K buffers of one stream: fp32 partials and one counter per output tile.
+struct SplitBuffers {
+  DeviceBuffer partials, counters;
+};
+
 struct GemmKernel::MapCache {
   std::mutex mu;
-  CachedMap a, b;
+  MapSet a, b;
+  std::map<CUstream, SplitBuffers> split;
 };
 
 GemmKernel::GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f,
@@ -143,31 +183,29 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
   CUtensorMap ma, mb;
   {
     std::lock_guard lock(maps_->mu);
-    auto encode = [&](CachedMap& slot, const void* base, uint64_t rows, int64_t stride,
-                      uint32_t box_rows) -> Status {
-      if (slot.base == base && slot.rows == rows && slot.stride == uint64_t(stride))
+    auto encode = [&](MapSet& set, const void* base, uint64_t rows, int64_t stride,
+                      uint32_t box_rows, CUtensorMap* out) -> Status {
+      if (const CUtensorMap* hit = set.find(base, rows, uint64_t(stride))) {
+        *out = *hit;
         return ok_status();
+      }
       TensorMap2d desc{.rows = rows,
                        .cols = static_cast<uint64_t>(spec_.k),
                        .row_stride_bytes = static_cast<uint64_t>(stride),
                        .box_rows = box_rows,
                        .box_cols = kTmaBoxK};
       Result<CUtensorMap> m = encode_tensor_map_2d(*d_, base, desc);
-      if (!m.ok()) {
-        slot.base = nullptr;
-        return m.error();
-      }
-      slot = {base, rows, uint64_t(stride), *m};
+      if (!m.ok()) return m.error();
+      *out = *set.add(base, rows, uint64_t(stride), *m);
       return ok_status();
     };
-    if (Status s = encode(maps_->a, args.a, uint64_t(args.m), args.lda, uint32_t(t.bm)); !s.ok())
-      return s;
-    if (Status s = encode(maps_->b, args.b, uint64_t(spec_.n), args.ldb,
-                          uint32_t(t.bn / t.cluster_m));
+    if (Status s = encode(maps_->a, args.a, uint64_t(args.m), args.lda, uint32_t(t.bm), &ma);
         !s.ok())
       return s;
-    ma = maps_->a.map;
-    mb = maps_->b.map;
+    if (Status s = encode(maps_->b, args.b, uint64_t(spec_.n), args.ldb,
+                          uint32_t(t.bn / t.cluster_m), &mb);
+        !s.ok())
+      return s;
   }
   LaunchConfig cfg;
   unsigned clusters = static_cast<unsigned>(max_clusters_);
@@ -180,8 +218,46 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
   cfg.stream = stream;
   cfg.cluster = {sh.cluster_x, 1, 1};
   GemmArgs local = args;
+  local.split_k = codegen::split_for(spec_, args.m, static_cast<int>(cap));
+  local.workspace = nullptr;
+  local.tile_counters = nullptr;
+  local.reserved = 0;
+  if (local.split_k > 1) {
+    if (Status s = attach_split_workspace(&local, local.split_k, stream); !s.ok()) return s;
+    cfg.grid.x = std::min(static_cast<unsigned>(codegen::output_tiles(spec_, args.m)) *
+                              static_cast<unsigned>(local.split_k),
+                          cap);
+  }
   void* params[] = {&ma, &mb, &local};
   fn_.launch(cfg, params);
+  return ok_status();
+}
+
+Status GemmKernel::attach_split_workspace(GemmArgs* a, int split, CUstream stream) const {
+  const codegen::TileConfig& t = spec_.tile;
+  const size_t tiles = static_cast<size_t>(codegen::output_tiles(spec_, a->m));
+  const size_t partial_bytes = static_cast<size_t>(split) * tiles * t.bm * t.bn * sizeof(float);
+  const size_t counter_bytes = tiles * sizeof(unsigned);
+  std::lock_guard lock(maps_->mu);
+  SplitBuffers& b = maps_->split[stream];
+  if (b.partials.size() < partial_bytes || b.counters.size() < counter_bytes) {
+    // Earlier launches on this stream may still read the old buffers.
+    TPJIT_CU_RETURN(*d_, cuStreamSynchronize(stream));
+    try {
+      b.partials = DeviceBuffer(*d_, std::max(partial_bytes, b.partials.size()));
+      b.counters = DeviceBuffer(*d_, std::max(counter_bytes, b.counters.size()));
+      b.counters.fill_async(0, stream);  // the kernel leaves them zero after every launch
+    } catch (const CheckError& e) {
+      b = SplitBuffers{};
+      return make_error(kErrCuda,
+                        "split-K workspace of " + std::to_string(partial_bytes) +
+                            " bytes for kernel " + codegen::kernel_name(spec_) +
+                            " could not be allocated: " + e.what(),
+                        "runtime.gemm");
+    }
+  }
+  a->workspace = static_cast<float*>(b.partials.data());
+  a->tile_counters = static_cast<unsigned*>(b.counters.data());
   return ok_status();
 }
 

@@ -1,7 +1,8 @@
 // Launching a generated GEMM (codegen's GemmSpec + its cubin) with GemmArgs per the Kernel ABI
 // (templates/gemm_args.cuh) and codegen's launch_shape. TMA variants (sm90_wgmma,
 // sm100_tcgen05) get their two tensor maps encoded here, their persistent grid capped at the
-// clusters the GPU holds at once, and the cluster launch attribute.
+// clusters the GPU holds at once, and the cluster launch attribute. Kernels with split_k > 1
+// get the K split chosen per launch (codegen::split_for) and a workspace per stream.
 #pragma once
 
 #include <cuda.h>
@@ -38,7 +39,10 @@ class GemmKernel {
   // Checks `args` against the spec (alignment, leading dims, pointers the epilogue needs)
   // before any launch and launches it on `stream` for args.m rows; kUnsupportedShape or
   // kBadRequest on bad arguments. Asynchronous: a fault inside the kernel shows up at the next
-  // synchronization. Thread-safe.
+  // synchronization. Thread-safe. args.workspace, tile_counters and split_k are set here.
+  // Split-K launches use a workspace kept per stream: launches on one stream run in order, so
+  // they may share it; a grown workspace first waits for the stream (kErrCuda if memory runs
+  // out). The context that was current at launch must be current when this kernel is dropped.
   Status launch(const GemmArgs& args, CUstream stream, const LaunchOptions& opts = {}) const;
 
   const codegen::GemmSpec& spec() const { return spec_; }
@@ -49,11 +53,13 @@ class GemmKernel {
   int max_resident_ctas() const;
 
  private:
-  struct MapCache;  // the last tensor maps encoded, per operand
+  struct MapCache;  // the last tensor maps encoded, per operand; split-K workspaces per stream
   GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f, int max_clusters);
   Status check_args(const GemmArgs& args) const;
   Status launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh, CUstream stream,
                     int max_ctas) const;
+  // Points a->workspace and a->tile_counters at stream's buffers, grown to `split` slices.
+  Status attach_split_workspace(GemmArgs* a, int split, CUstream stream) const;
   const Driver* d_;
   codegen::GemmSpec spec_;
   Module module_;

@@ -23,7 +23,14 @@ struct GemmArgs {
   const void* bias;       // [n] in OutDtype, or nullptr
   int m;                  // runtime rows
   long long lda, ldb, ldc, ldd, d_row_offset;
+  // Split-K (templates/sm90_split_k.cuh), filled by the runtime's launcher, not the caller:
+  // split_k K slices per output tile (1: no split, and the two pointers are unused), fp32
+  // partials in workspace, one zeroed counter per output tile in tile_counters.
+  float* workspace;
+  unsigned* tile_counters;
+  int split_k;
+  int reserved;  // zero; keeps the size a multiple of 8 on host and device alike
 };
-static_assert(sizeof(GemmArgs) == 104, "GemmArgs is an ABI shared with runtime/: keep its layout");
+static_assert(sizeof(GemmArgs) == 128, "GemmArgs is an ABI shared with runtime/: keep its layout");
 
 }  // namespace tpjit

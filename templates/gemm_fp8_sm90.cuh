@@ -15,10 +15,12 @@
 //   int kBK                128 (one 128-byte swizzle row; equals the block-scale width)
 //   int kStages            2..8, within shared memory (see smem_bytes)
 //   int kClusterM          1 or 2 (CTAs of a cluster take adjacent M tiles, same N tile)
+//   int kSplitK            1..8: the most K slices per output tile (sm90_split_k.cuh); the
+//                          launcher picks args.split_k in [1, kSplitK] for each launch
 //   ScaleKind kScale; OutKind kOut; bool kBias, kAccumulate
 // Launch: block = 128 * (1 + kBM / 64) threads; dynamic smem = smem_bytes<Config>() (raise
 // CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES first); cluster (kClusterM, 1, 1);
-// grid.x = kClusterM * min(ceil(ceil(m / kBM) / kClusterM) * ceil(kN / kBN),
+// grid.x = kClusterM * min(ceil(ceil(m / kBM) / kClusterM) * ceil(kN / kBN) * args.split_k,
 //                          cuOccupancyMaxActiveClusters(...))   (132 / kClusterM on an H100 SXM).
 // Tensor maps (CU_TENSOR_MAP_DATA_TYPE_UINT8, rank 2, interleave none, SWIZZLE_128B,
 // L2_PROMOTION_L2_256B, FLOAT_OOB_FILL_NONE = zeros, element strides {1, 1}):
@@ -30,6 +32,7 @@
 #include "gemm_args.cuh"
 #include "gemm_epilogue.cuh"
 #include "sm90_ptx.cuh"
+#include "sm90_split_k.cuh"
 #include "sm90_wgmma_ops.cuh"
 
 namespace tpjit { namespace sm90 {
@@ -39,10 +42,10 @@ constexpr int stage_bytes() { return (Cfg::kBM + Cfg::kBN) * Cfg::kBK; }
 template <class Cfg>
 constexpr int epi_bytes();
 // 1 KiB slack to align the ring to the 128-byte swizzle atom, the ring, one epilogue staging
-// buffer per consumer warpgroup, then 2 mbarriers per stage.
+// buffer per consumer warpgroup, 2 mbarriers per stage, then 16 bytes for the split-K flag.
 template <class Cfg>
 constexpr int smem_bytes() {
-  return 1024 + Cfg::kStages * stage_bytes<Cfg>() + Cfg::kBM / 64 * epi_bytes<Cfg>() + Cfg::kStages * 16;
+  return 1024 + Cfg::kStages * stage_bytes<Cfg>() + Cfg::kBM / 64 * epi_bytes<Cfg>() + Cfg::kStages * 16 + 16;
 }
 
 // Tiles are taken in groups of kGroupM M-tiles (cluster units) walking N inside a group, so the
@@ -187,6 +190,26 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
   }
 }
 
+// After the K loop of one unit: with split K, hand the partial to split_k_reduce and stop
+// unless this CTA is the tile's last slice; then the epilogue. Counters and partials are per
+// CTA tile (not per cluster): each CTA of a cluster finishes its own rows.
+template <class Cfg, int kAcc>
+__device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAcc], unsigned epi, unsigned split_flag,
+                                            int m_block, int nb, int cta_tiles, int slice, int split) {
+  constexpr int kConsumers = Cfg::kBM / 64;
+  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
+  const int cw = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4;
+  const int m0 = m_block * Cfg::kBM;
+  if constexpr (Cfg::kSplitK > 1) {
+    if (split > 1) {
+      const bool live = m0 + cw * 64 + warp * 16 < args.m;
+      if (!split_k_reduce<128 * kConsumers>(args, v, m_block * kNumNBlocks + nb, cta_tiles, slice, live, split_flag))
+        return;
+    }
+  }
+  epilogue<Cfg>(args, v, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, nb * Cfg::kBN, cw);
+}
+
 template <class Cfg>
 __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b, const GemmArgs& args) {
   constexpr int kBM = Cfg::kBM, kBN = Cfg::kBN, kBK = Cfg::kBK, kStages = Cfg::kStages;
@@ -204,6 +227,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   static_assert(kBK == 128, "kBK must be 128: one 128-byte swizzle row, one block-scale block");
   static_assert(kBN >= 16 && kBN <= 256 && kBN % (16 * kClusterM) == 0, "kBN: 16..256, multiple of 16*cluster");
   static_assert(kClusterM == 1 || kClusterM == 2, "kClusterM must be 1 or 2");
+  static_assert(Cfg::kSplitK >= 1 && Cfg::kSplitK <= 8, "kSplitK must be within [1, 8]");
   static_assert(kStages >= 2 && kStages <= 8, "kStages must be within [2, 8]");
   static_assert(smem_bytes<Cfg>() <= 227 * 1024, "tile ring exceeds 227 KiB of shared memory");
 
@@ -211,6 +235,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   const unsigned ring = (smem_addr(smem_raw) + 1023u) & ~1023u;
   const unsigned epi = ring + kStages * kStage;
   const unsigned bars = epi + kConsumers * epi_bytes<Cfg>();  // full[s] at bars + 8s, empty[s] after them
+  const unsigned split_flag = bars + 16 * kStages;
   const int wg = threadIdx.x / 128;
   const int lane = threadIdx.x % 32;
   const unsigned rank = kClusterM > 1 ? cluster_cta_rank() : 0u;
@@ -228,7 +253,9 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   else __syncthreads();
 
   const int num_mc = ((args.m + kBM - 1) / kBM + kClusterM - 1) / kClusterM;
-  const int num_tiles = num_mc * kNumNBlocks;
+  const int num_tiles = num_mc * kNumNBlocks;  // in clusters
+  const int split = Cfg::kSplitK > 1 ? args.split_k : 1;
+  const int num_units = num_tiles * split;     // unit u: cluster tile u % num_tiles, K slice u / num_tiles
   const int cluster_id = blockIdx.x / kClusterM;
   const int num_clusters = gridDim.x / kClusterM;
 
@@ -238,11 +265,12 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     if (threadIdx.x == 0) {
       int s = 0;
       unsigned phase = 0;
-      for (int t = cluster_id; t < num_tiles; t += num_clusters) {
-        int mc, nb;
-        tile_coords<Cfg>(t, num_mc, mc, nb);
+      for (int u = cluster_id; u < num_units; u += num_clusters) {
+        int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
+        tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+        if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
         const int m_block = mc * kClusterM + static_cast<int>(rank);
-        for (int kb = 0; kb < kNumKBlocks; ++kb) {
+        for (int kb = kb0; kb < kb1; ++kb) {
           mbar_wait(bars + 8 * (kStages + s), phase ^ 1u);
           const unsigned full = bars + 8 * s;
           const unsigned a_dst = ring + s * kStage;
@@ -268,10 +296,12 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     float fin[kBlock ? kAcc : 1];
     int s = 0;
     unsigned phase = 0;
-    for (int t = cluster_id; t < num_tiles; t += num_clusters) {
-      int mc, nb;
-      tile_coords<Cfg>(t, num_mc, mc, nb);
-      const int m0 = (mc * kClusterM + static_cast<int>(rank)) * kBM;
+    for (int u = cluster_id; u < num_units; u += num_clusters) {
+      int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
+      tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+      if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
+      const int m_block = mc * kClusterM + static_cast<int>(rank);
+      const int m0 = m_block * kBM;
       const int n0 = nb * kBN;
       const int row0 = m0 + row_in_tile;
       if constexpr (kBlock) {
@@ -279,7 +309,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
         for (int i = 0; i < kAcc; ++i) fin[i] = 0.0f;
       }
       int prev = 0;
-      for (int kb = 0; kb < kNumKBlocks; ++kb) {
+      for (int kb = kb0; kb < kb1; ++kb) {
         // Block scales for this K block, loaded before the wait so their latency hides behind it.
         constexpr int kNumSbCols = (Cfg::kN + 127) / 128;
         constexpr int kSb = 128 % kBN == 0 ? 1 : (kBN % 128 == 0 ? kBN / 128 : (kBN + 126) / 128 + 1);
@@ -300,7 +330,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
         for (int kk = 0; kk < kBK / 32; ++kk) {
           // +2 per step: 32 bytes along K, in the descriptor's 16-byte units.
-          Wgmma<kBN>::mma(da + 2 * kk, db + 2 * kk, acc, kBlock ? kk : (kb | kk));
+          Wgmma<kBN>::mma(da + 2 * kk, db + 2 * kk, acc, kBlock ? kk : ((kb - kb0) | kk));
         }
         wgmma_commit();
 #pragma unroll
@@ -325,7 +355,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
           }
         } else {
           // Keep one wgmma group in flight; the stage before it is then free.
-          if (kb > 0) {
+          if (kb > kb0) {
             wgmma_wait<1>();
             release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
           }
@@ -338,9 +368,9 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
         for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
         release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
-        epilogue<Cfg>(args, acc, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, n0, cw);
+        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split);
       } else {
-        epilogue<Cfg>(args, fin, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, n0, cw);
+        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split);
       }
     }
   }

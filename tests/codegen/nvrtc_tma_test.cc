@@ -1,6 +1,7 @@
 // The TMA variants through the real NVRTC: sm90_wgmma for sm_90a and sm100_tcgen05 for
 // sm_100a compile in every scale mode, and their PTX holds the instructions the variant is
-// for (wgmma on e4m3 and TMA bulk tensor copies; tcgen05 MMA, TMEM alloc/load, commit).
+// for (wgmma on e4m3 and TMA bulk tensor copies; tcgen05 MMA, TMEM alloc/load, commit), and
+// the sm90 decode tiles compile their split-K path (tile counters, partials read through L2).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -86,6 +87,20 @@ TEST(NvrtcTma, BothVariantsCompileWithTheirInstructions) {
     else
       expect_ptx(j, {"tcgen05.mma", "tcgen05.alloc", "tcgen05.ld", "tcgen05.commit",
                      ".target sm_100a"});
+  }
+}
+
+TEST(NvrtcTma, Sm90DecodeTilesCompileTheSplitKPath) {
+  using fusion::ScaleMode;
+  const std::vector<Job> jobs = compile_jobs({
+      tma_spec(Arch::kSm90a, ScaleMode::kTensor, OutDtype::kBF16, 16, true, false),
+      tma_spec(Arch::kSm90a, ScaleMode::kBlock, OutDtype::kF32, 64, false, true),
+  });
+  for (const Job& j : jobs) {
+    EXPECT_EQ(j.spec.tile.cluster_m, 1) << j.source.name;
+    EXPECT_GT(j.spec.tile.split_k, 1) << j.source.name;
+    expect_ptx(j, {"wgmma.mma_async.sync.aligned.m64n", "cp.async.bulk.tensor",
+                   "atom.global.add.u32", "ld.global.cg.v4.f32", ".target sm_90a"});
   }
 }
 

@@ -187,6 +187,7 @@ TEST(Spec, KernelNameIsDeterministicAndDistinct) {
   x = s; x.tile.stages = 3; add(x);
   x = s; x.tile.warps = 4; add(x);
   x = s; x.tile.cluster_m = 2; add(x);
+  x = s; x.tile.split_k = 2; add(x);
   x = s; x.variant = "sm90_wgmma"; add(x);
   EXPECT_NE(kernel_name(*make_gemm_spec(qkv_gemm(), 4096, Arch::kSm90a)).find("_c2"),
             std::string::npos);
@@ -229,7 +230,19 @@ TEST(Spec, Json) {
   EXPECT_EQ(j["tile"]["bm"], s.tile.bm);
   EXPECT_EQ(j["tile"]["warps"], s.tile.warps);
   EXPECT_EQ(j["tile"]["cluster_m"], s.tile.cluster_m);
+  EXPECT_EQ(j["tile"]["split_k"], s.tile.split_k);
   EXPECT_EQ(j.dump(), spec_to_json(s).dump());
+}
+
+TEST(Spec, TileJsonRoundTripAndOldRecords) {
+  const TileConfig t{64, 128, 128, 8, 8, 1, 4};
+  EXPECT_EQ(*tile_from_json(tile_to_json(t)), t);
+  nlohmann::json old = tile_to_json(t);
+  old.erase("split_k");  // recorded before split-K: means 1
+  EXPECT_EQ(tile_from_json(old)->split_k, 1);
+  nlohmann::json bad = tile_to_json(t);
+  bad["split_k"] = 0;
+  EXPECT_EQ(tile_from_json(bad).error().where, "tile.split_k");
 }
 
 TEST(Variant, TableIsConsistent) {
@@ -273,8 +286,55 @@ TEST(Variant, Sm90TilePicks) {
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 128, 128, 6, 12, 2}));
   s.n = 8192;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 2}));
+  s.m_hint = 512;  // N = 8192: 64 clusters of 256 columns, one wave
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 2}));
+  s.n = 5120;  // one wave of 192 columns (54 clusters), two of 128 (80)
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
+  s.n = 28672;  // 448 clusters of 128 columns: 7 waves x 128 beat 4 x 256 and 5 x 192
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 128, 128, 6, 12, 2}));
   s.scale = ScaleMode::kBlock;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
+}
+
+// Decode (m_hint <= 256), as measured by tune on an H100: no cluster; BM 64 with BN 128 and
+// split K allowed up to 64 rows; then BM 128 with BN 64, or 128 past two waves of tiles.
+TEST(Variant, Sm90DecodePicks) {
+  GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);  // N = 5120, K = 8192
+  EXPECT_EQ(s.tile, (TileConfig{64, 128, 128, 8, 8, 1, 4}));
+  s.m_hint = 128;
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 64, 128, 8, 12, 1}));
+  s.n = 28672;  // 448 tiles of 64 columns: more than two waves
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 128, 128, 6, 12, 1}));
+  for (int64_t n : {5120, 8192, 28672})
+    for (auto scale : {ScaleMode::kTensor, ScaleMode::kRow, ScaleMode::kBlock})
+      for (int64_t m : {1, 16, 64, 65, 128, 256}) {
+        s.n = n;
+        s.scale = scale;
+        s.m_hint = m;
+        s.tile = choose_tile(s);
+        EXPECT_TRUE(check_spec(s).ok()) << n << " " << m << ": " << check_spec(s).error().message;
+        EXPECT_EQ(s.tile.bm, m <= 64 ? 64 : 128) << n << " " << m;
+        EXPECT_EQ(s.tile.cluster_m, 1) << n << " " << m;
+      }
+}
+
+// The launcher's K split: as many slices as fit one wave, 3 at least, 8 K blocks each at
+// least, at most split_k; none for a kernel compiled without it.
+TEST(Spec, SplitFor) {
+  GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);  // 64x128, split_k 4
+  EXPECT_EQ(output_tiles(s, 16), 40);
+  EXPECT_EQ(split_for(s, 16, 132), 3);    // 120 units: one wave
+  EXPECT_EQ(split_for(s, 16, 200), 4);    // split_k caps it
+  EXPECT_EQ(split_for(s, 16, 80), 1);     // 2 slices: not worth it
+  EXPECT_EQ(split_for(s, 4096, 132), 1);  // 2560 tiles
+  EXPECT_EQ(split_for(s, 0, 132), 1);
+  s.k = 3072;                             // 24 K blocks: 3 slices of 8
+  EXPECT_EQ(split_for(s, 16, 200), 3);
+  s.k = 2048;                             // 16 K blocks: 2 slices at most
+  EXPECT_EQ(split_for(s, 16, 200), 1);
+  s.k = 8192;
+  s.tile.split_k = 1;
+  EXPECT_EQ(split_for(s, 16, 132), 1);
 }
 
 void expect_tile_refused(GemmSpec s, TileConfig t, const char* text) {
@@ -297,6 +357,7 @@ TEST(Variant, TmaTemplatesRefuseWhatTheirStaticAssertsWould) {
   expect_tile_refused(s, {128, 256, 128, 4, 12, 4}, "cluster_m must be 1 or 2");
   expect_tile_refused(s, {128, 256, 128, 1, 12, 2}, "stages must be within [2, 8]");
   expect_tile_refused(s, {128, 256, 128, 6, 12, 2}, "227 KiB");
+  expect_tile_refused(s, {128, 128, 128, 4, 12, 1, 9}, "split_k must be within [1, 8]");
   s.scale = ScaleMode::kBlock;
   expect_tile_refused(s, {128, 256, 128, 4, 12, 2}, "block scales need bn <= 192");
 
@@ -304,9 +365,12 @@ TEST(Variant, TmaTemplatesRefuseWhatTheirStaticAssertsWould) {
   expect_tile_refused(b, {64, 256, 128, 4, 10, 2}, "bm must be 128");
   expect_tile_refused(b, {128, 256, 128, 4, 12, 2}, "warps must be 6 or 10");
   expect_tile_refused(b, {128, 208, 128, 4, 10, 1}, "multiple of 32");
+  expect_tile_refused(b, {128, 256, 128, 4, 10, 2, 2}, "only sm90_wgmma splits K");
   b.scale = ScaleMode::kBlock;
   expect_tile_refused(b, {128, 128, 128, 4, 6, 2}, "block scales need bn <= 64");
   expect_tile_refused(b, {128, 256, 128, 4, 10, 2}, "block scales need bn <= 64");
+
+  expect_tile_refused(mma_spec(4096), {128, 128, 32, 4, 8, 1, 2}, "only sm90_wgmma splits K");
 
   GemmSpec wrong_arch = s;
   wrong_arch.arch = Arch::kSm100a;
@@ -322,7 +386,7 @@ TEST(Spec, PersistentLaunchShape) {
   EXPECT_EQ(l.grid_x, 32u * 20u);  // every (M tile, N tile), capped by the launcher
   EXPECT_EQ(l.grid_y, 1u);
   EXPECT_EQ(l.block_x, 384u);
-  EXPECT_EQ(l.smem_bytes, 1024u + 4 * 384 * 128 + 2 * 64 * 40 * 4 + 4 * 16);
+  EXPECT_EQ(l.smem_bytes, 1024u + 4 * 384 * 128 + 2 * 64 * 40 * 4 + 4 * 16 + 16);
   EXPECT_EQ(launch_shape(s, 129).grid_x, 2u * 20u);  // 2 M tiles: one cluster per N tile
   EXPECT_EQ(launch_shape(s, 257).grid_x, 4u * 20u);  // 3 M tiles round up to 2 clusters
   EXPECT_EQ(launch_shape(s, 0).grid_x, 2u * 20u);    // still a valid launch

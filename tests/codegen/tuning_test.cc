@@ -45,12 +45,16 @@ TEST(CandidateTiles, AllPassCheckSpecAndTheHeuristicComesFirst) {
 }
 
 TEST(CandidateTiles, Sm90GridIsTheBrief) {
-  // BN {128,192,256} x stages {4,5,6} x cluster {1,2}, minus what overflows 227 KiB of shared
-  // memory (BN 192 x 6 stages, BN 256 x 5 and 6): 12 tiles; block scales drop BN 256: 10.
+  // BN {64,128,192,256} x stages {4,5,6,8} x cluster {1,2}, minus what overflows 227 KiB of
+  // shared memory (stages that fit: BN 64 all 4, 128 three, 192 two, 256 one): 20 tiles;
+  // block scales drop BN 256: 18. Decode adds BM {64,128} x BN {64,128,256} x split {1,4}
+  // without cluster (12), of which BM 128 without split repeats 3 of the grid: 29.
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
-                                 4096)).size(), 12u);
+                                 4096)).size(), 20u);
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kBlock,
-                                 4096)).size(), 10u);
+                                 4096)).size(), 18u);
+  EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
+                                 16)).size(), 29u);
   EXPECT_TRUE(candidate_tiles(spec("nope", Arch::kSm90a, fusion::ScaleMode::kTensor, 1)).empty());
 }
 

@@ -66,7 +66,7 @@ std::vector<GemmCase> cases_for(const std::string& v) {
   if (const codegen::Variant* var = codegen::find_variant(v); var && var->persistent) {
     add({.m_first = 1000, .m_last = 1000, .n = 1000, .k = 528, .m_hint = 1000,
          .scale = RefScale::kRow, .bias = true},
-        "m1000_n1000_k528_bias_tile128");
+        "m1000_n1000_k528_bias_midtile");
     add({.m_first = 1000, .m_last = 1000, .n = 1000, .k = 1040, .m_hint = 4096,
          .scale = RefScale::kBlock, .out = RefOut::kF32, .accumulate = true},
         "m1000_n1000_k1040_acc_tile192");
@@ -75,6 +75,19 @@ std::vector<GemmCase> cases_for(const std::string& v) {
     add({.m_first = 2500, .m_last = 2500, .n = 8200, .k = 400, .m_hint = 4096,
          .scale = RefScale::kRow, .out = RefOut::kF16, .row_offset = 3, .ld_pad = 8},
         "m2500_n8200_k400_off3_tile256");
+    // Split K (sm90_split_k.cuh) on the decode tile (BM 64): 5 N tiles x 3 slices of a
+    // K = 3088 with a ragged last block, 16 launches of one kernel (the tile counters must be
+    // zero again after each); 8 N tiles x 4 slices with rows 61..64 filling the tile.
+    add({.m_first = 1, .m_last = 16, .n = 520, .k = 3088, .m_hint = 16, .bias = true,
+         .row_offset = 2},
+        "m1to16_n520_k3088_bias_off2_split");
+    add({.m_first = 1, .m_last = 16, .n = 520, .k = 3088, .m_hint = 16,
+         .scale = RefScale::kBlock, .out = RefOut::kF32, .accumulate = true, .alias = true,
+         .row_offset = 1},
+        "m1to16_n520_k3088_acc_alias_split");
+    add({.m_first = 61, .m_last = 64, .n = 1000, .k = 4112, .m_hint = 64,
+         .scale = RefScale::kRow, .out = RefOut::kF16, .accumulate = true},
+        "m61to64_n1000_k4112_acc_split");
   }
   return out;
 }
