@@ -34,8 +34,10 @@ std::map<std::string, std::vector<uint8_t>> compile_kernels(
   std::vector<codegen::GemmSpec> todo;
   for (const Layer* l : layers)
     for (int64_t m : ms)
-      if (cubins.emplace(codegen::kernel_name(spec_for(*l, m, arch)), std::vector<uint8_t>{}).second)
-        todo.push_back(spec_for(*l, m, arch));
+      for (int64_t rows : {m, m / kWorld})  // the GEMM alone; the region's launches
+        if (cubins.emplace(codegen::kernel_name(spec_for(*l, rows, arch)), std::vector<uint8_t>{})
+                .second)
+          todo.push_back(spec_for(*l, rows, arch));
   auto compiler = codegen::make_nvrtc_compiler();
   std::vector<std::thread> threads;
   std::vector<std::string> errors(todo.size());
@@ -90,9 +92,10 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
   for (const Layer* lp : layers) {
     const Layer& l = *lp;
     for (int64_t m : opts.ms) {
-      const codegen::GemmSpec spec = spec_for(l, m, arch);
-      const LayerTiming t = measure_layer(ranks, comm_of, l, m, spec,
-                                          cubins.at(codegen::kernel_name(spec)), opts,
+      BenchKernel whole{spec_for(l, m, arch)}, shard{spec_for(l, m / kWorld, arch)};
+      whole.cubin = &cubins.at(codegen::kernel_name(whole.spec));
+      shard.cubin = &cubins.at(codegen::kernel_name(shard.spec));
+      const LayerTiming t = measure_layer(ranks, comm_of, l, m, whole, shard, opts,
                                           info.l2_bytes);
       all_ok = all_ok && t.all_correct;
       const double limit = std::max(t.gemm_us, t.coll_us);
@@ -118,7 +121,8 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
       }
       std::fflush(stdout);
       rows.push_back({{"layer", l.name}, {"m", m}, {"n", l.n}, {"k", l.k},
-                      {"region", region_kind(l)}, {"kernel", codegen::kernel_name(spec)},
+                      {"region", region_kind(l)}, {"kernel", codegen::kernel_name(shard.spec)},
+                      {"gemm_alone_kernel", codegen::kernel_name(whole.spec)},
                       {"input_sets", t.input_sets}, {"gemm_us", t.gemm_us},
                       {"collective_us", t.coll_us}, {"limit_us", limit},
                       {"unfused_cublaslt_us", t.unf_lt_us}, {"unfused_ours_us", t.unf_ours_us},

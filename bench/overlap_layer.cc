@@ -42,11 +42,11 @@ Buffers make_buffers(const Driver& drv, const Layer& l, int64_t m, int l2_bytes,
 
 }  // namespace
 
-codegen::GemmSpec spec_for(const Layer& l, int64_t m, codegen::Arch arch) {
+codegen::GemmSpec spec_for(const Layer& l, int64_t m_hint, codegen::Arch arch) {
   codegen::GemmSpec s;
   s.arch = arch;
   s.variant = std::string(codegen::default_variant(arch));
-  s.m_hint = m;
+  s.m_hint = m_hint;
   s.n = l.n;
   s.k = l.k;
   s.scale = fusion::ScaleMode::kTensor;  // what cuBLASLt's scale pointers mean
@@ -56,16 +56,17 @@ codegen::GemmSpec spec_for(const Layer& l, int64_t m, codegen::Arch arch) {
 }
 
 LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm_of,
-                          const Layer& l, int64_t m, const codegen::GemmSpec& spec,
-                          const std::vector<uint8_t>& cubin, const OverlapBenchOptions& opts,
+                          const Layer& l, int64_t m, const BenchKernel& whole,
+                          const BenchKernel& shard, const OverlapBenchOptions& opts,
                           int l2_bytes) {
   const Driver& drv = *Driver::load().value();
   std::vector<Buffers> bufs(kWorld);
-  std::vector<std::optional<runtime::GemmKernel>> kernels(kWorld);
+  std::vector<std::optional<runtime::GemmKernel>> whole_k(kWorld), kernels(kWorld);
   std::vector<std::optional<LtFp8Gemm>> lt(kWorld);
   on_ranks(ranks, [&](Rank& r) {
     bufs[r.rank] = make_buffers(drv, l, m, l2_bytes, 1000 + 97 * m + 13 * r.rank);
-    kernels[r.rank].emplace(runtime::GemmKernel::load(drv, spec, cubin).value());
+    whole_k[r.rank].emplace(runtime::GemmKernel::load(drv, whole.spec, *whole.cubin).value());
+    kernels[r.rank].emplace(runtime::GemmKernel::load(drv, shard.spec, *shard.cubin).value());
     const float* sc = static_cast<const float*>(r.scales->data());
     lt[r.rank].emplace(LtFp8Gemm::plan(*r.lt, int(m), int(l.n), int(l.k), sc, sc + kScaleB,
                                        r.lt_ws->data(), kLtWorkspace).value());
@@ -82,20 +83,20 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     g.ldd = l.n;
     return g;
   };
-  auto ag_args = [&](Rank& r, int i, int chunks, int reserve) {
+  // The executors get the kernel the daemon would compile: shard tiles fused, whole unfused.
+  auto ag_args = [&](Rank& r, int i, int chunks, int reserve, const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
     return runtime::AllGatherGemmArgs{
         .m = m, .k = l.k, .a_shard = b.a[i % b.sets].data(), .scale_a_shard = scales,
-        .gemms = {{&*kernels[r.rank], b.b[i % b.sets].data(), l.k, scales + kScaleB, nullptr,
-                   b.d.data(), l.n}},
+        .gemms = {{k, b.b[i % b.sets].data(), l.k, scales + kScaleB, nullptr, b.d.data(), l.n}},
         .chunks = chunks, .sm_reserve = reserve};
   };
-  auto rs_args = [&](Rank& r, int i, int chunks, int reserve) {
+  auto rs_args = [&](Rank& r, int i, int chunks, int reserve, const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
     return runtime::GemmReduceScatterArgs{
-        .m = m, .k = l.k, .kernel = &*kernels[r.rank], .a = b.a[i % b.sets].data(), .lda = l.k,
+        .m = m, .k = l.k, .kernel = k, .a = b.a[i % b.sets].data(), .lda = l.k,
         .scale_a = scales, .b = b.b[i % b.sets].data(), .ldb = l.k, .scale_b = scales + kScaleB,
         .y = b.y.data(), .chunks = chunks, .sm_reserve = reserve};
   };
@@ -116,7 +117,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   double coll_us = l.all_gather ? time_op(ranks, w, it, coll) : 0;
   const double gemm_us = time_op(ranks, w, it, [&](Rank& r, int i) {
     Buffers& b = bufs[r.rank];
-    ok_or_throw(kernels[r.rank]->launch(
+    ok_or_throw(whole_k[r.rank]->launch(
         gemm_args(r, i, l.all_gather ? b.full_a.data() : b.a[i % b.sets].data()), r.stream->get()));
   });
   if (!l.all_gather) coll_us = time_op(ranks, w, it, coll);
@@ -132,11 +133,12 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     CUstream s = r.stream->get();
     const int reserve = fused ? opts.sm_reserves[ri] : 0;
     runtime::OverlapExecutor& ex = fused ? r.execs[size_t(comm_of[ri])] : *r.exec;
+    const runtime::GemmKernel* k = fused ? &*kernels[r.rank] : &*whole_k[r.rank];
     if (l.all_gather) {
-      auto a = ag_args(r, i, chunks, reserve);
+      auto a = ag_args(r, i, chunks, reserve, k);
       ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
     } else {
-      auto a = rs_args(r, i, chunks, reserve);
+      auto a = rs_args(r, i, chunks, reserve, k);
       ok_or_throw(fused ? ex.gemm_reduce_scatter(a, s) : ex.gemm_reduce_scatter_unfused(a, s));
     }
   };
@@ -188,6 +190,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     r.stream->synchronize();
     bufs[r.rank] = Buffers();
     kernels[r.rank].reset();
+    whole_k[r.rank].reset();
     lt[r.rank].reset();
   });
   return {input_sets, gemm_us, coll_us, unf_lt_us, unf_ours_us, best_us, best_s, best_r,

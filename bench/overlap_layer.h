@@ -26,9 +26,15 @@ inline constexpr Layer kLayers[] = {{"qkv", 8192, 5120, true},
                                     {"gate_up", 8192, 28672, true},
                                     {"down", 14336, 8192, false}};
 
-// Our GEMM for the layer at M = m: the arch's default variant, per-tensor scales (what
-// cuBLASLt's scale pointers mean), bf16 out.
-codegen::GemmSpec spec_for(const Layer& l, int64_t m, codegen::Arch arch);
+// Our GEMM for the layer with its tile picked for m_hint rows: the arch's default variant,
+// per-tensor scales (what cuBLASLt's scale pointers mean), bf16 out.
+codegen::GemmSpec spec_for(const Layer& l, int64_t m_hint, codegen::Arch arch);
+
+// A kernel and its cubin.
+struct BenchKernel {
+  codegen::GemmSpec spec;
+  const std::vector<uint8_t>* cubin = nullptr;
+};
 
 struct LayerTiming {
   int input_sets = 0;  // input buffer sets the timed runs rotate over
@@ -41,11 +47,13 @@ struct LayerTiming {
   std::string per_config;  // "R0[us/us/us] ..." for the table
 };
 
-// Times layer l at M = m on every rank with our kernel (spec, cubin); comm_of as open_ranks
-// gives it. Frees the shape's buffers before it returns.
+// Times layer l at M = m on every rank; comm_of as open_ranks gives it. As the daemon compiles
+// them: `whole` (tile for m rows) runs the GEMM alone and the unfused executor, `shard` (tile
+// for m / world rows: each fused launch covers one rank's share) the fused one. Frees the
+// shape's buffers before it returns.
 LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm_of,
-                          const Layer& l, int64_t m, const codegen::GemmSpec& spec,
-                          const std::vector<uint8_t>& cubin, const OverlapBenchOptions& opts,
+                          const Layer& l, int64_t m, const BenchKernel& whole,
+                          const BenchKernel& shard, const OverlapBenchOptions& opts,
                           int l2_bytes);
 
 }  // namespace tpjit::bench

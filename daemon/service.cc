@@ -113,6 +113,7 @@ class CompileService final : public RequestHandler {
   Result<json> build_plan(const CompileRequest& request) {
     auto started = std::chrono::steady_clock::now();
     std::vector<fusion::MatchResult> matches;  // one per token count, same structure
+    std::vector<std::vector<json>> executions;  // [token count][region]; null if not fused
     std::vector<KernelJob> jobs;
     for (size_t i = 0; i < request.m.size(); ++i) {
       graph::Bindings bindings = request.symbols;
@@ -120,12 +121,18 @@ class CompileService final : public RequestHandler {
       auto bound = graph::bind(request.graph, bindings);
       if (!bound) return with_m(bound.error(), request.m[i]);
       matches.push_back(fusion::match(*bound));
+      executions.emplace_back();
       for (const auto& region : matches.back().regions) {
+        executions.back().push_back(
+            region.fused ? region_execution(region, request.graph.world_size, request.m[i], overlap_)
+                         : json());
         if (!region.fused) continue;
+        const bool fused = executions.back().back()["choice"] == "fused";
         for (const auto& gemm : region.gemms) {
-          // Each launch covers one rank's share of the rows: the shard that just arrived
-          // (all-gather) or the rows bound for one peer (reduce-scatter).
-          int64_t rows = gemm.m / request.graph.world_size;
+          // The tile suits the launches the execution makes. Fused, each covers one rank's
+          // share of the rows: the shard that just arrived (all-gather) or the rows bound for
+          // one peer (reduce-scatter). Unfused, one launch covers all of them.
+          int64_t rows = fused ? gemm.m / request.graph.world_size : gemm.m;
           for (auto arch : request.archs) {
             auto spec = codegen::make_gemm_spec(gemm, rows, arch);
             if (!spec) return with_m(spec.error(), request.m[i]);
@@ -144,22 +151,19 @@ class CompileService final : public RequestHandler {
             .count();
     record_matches(matches.front());
     json plan = plan_to_json(request, matches.front(), *kernels, total_ms);
-    add_execution(request, matches, plan);
+    add_execution(executions, plan);
     return plan;
   }
 
   // Each fused region's "execution": how the runtime runs it at each token count (region.fused
   // stays the structural decision; "execution" may still say unfused where fusing does not
   // pay). Regions are in the same order at every token count.
-  void add_execution(const CompileRequest& request,
-                     const std::vector<fusion::MatchResult>& matches, json& plan) const {
+  static void add_execution(const std::vector<std::vector<json>>& executions, json& plan) {
     for (size_t r = 0; r < plan["regions"].size(); ++r) {
       json& region = plan["regions"][r];
       if (!region["fused"].get<bool>()) continue;
       json execution = json::array();
-      for (size_t i = 0; i < request.m.size(); ++i)
-        execution.push_back(region_execution(matches[i].regions.at(r),
-                                             request.graph.world_size, request.m[i], overlap_));
+      for (const std::vector<json>& at_m : executions) execution.push_back(at_m.at(r));
       region["execution"] = std::move(execution);
     }
   }
