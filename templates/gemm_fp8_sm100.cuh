@@ -58,6 +58,7 @@
 #include "sm100_epilogue.cuh"
 #include "sm100_ptx.cuh"
 #include "sm90_ptx.cuh"
+#include "tile_order.cuh"
 
 namespace tpjit { namespace sm100 {
 
@@ -93,19 +94,6 @@ constexpr int group_cols() { return Cfg::kBN / epi_groups<Cfg>(); }
 template <class Cfg>
 constexpr int chunk_cols() { return group_cols<Cfg>() % 32 == 0 ? 32 : 16; }
 
-// Grouped raster, as on sm_90: kGroupM M-tiles (cluster units) walked along N together.
-template <class Cfg>
-__device__ __forceinline__ void tile_coords(int t, int num_mc, int& mc, int& nb) {
-  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
-  constexpr int kGroupM = 16 / Cfg::kClusterM;
-  const int group = t / (kGroupM * kNumNBlocks);
-  const int first = group * kGroupM;
-  const int size = min(num_mc - first, kGroupM);
-  const int local = t - group * kGroupM * kNumNBlocks;
-  mc = first + local % size;
-  nb = local / size;
-}
-
 // Producer: one thread streams the A and B tiles of every (tile, K block) into the ring, then
 // waits until every stage has been released once more, so that no commit (from either CTA of
 // a cluster) can still arrive on this CTA's barriers after it exits.
@@ -118,7 +106,7 @@ __device__ __forceinline__ void produce(const TmaDesc& tma_a, const TmaDesc& tma
   unsigned phase = 0;
   for (int t = first; t < num_tiles; t += step) {
     int mc, nb;
-    tile_coords<Cfg>(t, num_mc, mc, nb);
+    tiles::tile_coords<Cfg>(t, num_mc, mc, nb);
     const int m_block = mc * Cfg::kClusterM + static_cast<int>(rank);
     for (int kb = 0; kb < kNumKBlocks; ++kb) {
       mbar_wait(empty0 + 8 * s, phase ^ 1u);
@@ -202,7 +190,7 @@ __device__ __forceinline__ void drain_accumulators(const GemmArgs& args, unsigne
   unsigned acc_phase = 0;
   for (int t = first; t < num_tiles; t += step) {
     int mc, nb;
-    tile_coords<Cfg>(t, num_mc, mc, nb);
+    tiles::tile_coords<Cfg>(t, num_mc, mc, nb);
     const int row = (mc * Cfg::kClusterM + static_cast<int>(rank)) * Cfg::kBM + quarter * 32 + lane;
     const int n0 = nb * kBN + col_base;
     const bool live = row < args.m;

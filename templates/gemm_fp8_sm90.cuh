@@ -34,6 +34,7 @@
 #include "sm90_ptx.cuh"
 #include "sm90_split_k.cuh"
 #include "sm90_wgmma_ops.cuh"
+#include "tile_order.cuh"
 
 namespace tpjit { namespace sm90 {
 
@@ -46,20 +47,6 @@ constexpr int epi_bytes();
 template <class Cfg>
 constexpr int smem_bytes() {
   return 1024 + Cfg::kStages * stage_bytes<Cfg>() + Cfg::kBM / 64 * epi_bytes<Cfg>() + Cfg::kStages * 16 + 16;
-}
-
-// Tiles are taken in groups of kGroupM M-tiles (cluster units) walking N inside a group, so the
-// CTAs running at one time share A rows and B columns in L2.
-template <class Cfg>
-__device__ __forceinline__ void tile_coords(int t, int num_mc, int& mc, int& nb) {
-  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
-  constexpr int kGroupM = 16 / Cfg::kClusterM;
-  const int group = t / (kGroupM * kNumNBlocks);
-  const int first = group * kGroupM;
-  const int size = min(num_mc - first, kGroupM);
-  const int local = t - group * kGroupM * kNumNBlocks;
-  mc = first + local % size;
-  nb = local / size;
 }
 
 // One consumer warp's release of a ring stage: with a cluster, lane i tells CTA i, whose
@@ -267,7 +254,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
       unsigned phase = 0;
       for (int u = cluster_id; u < num_units; u += num_clusters) {
         int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-        tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+        tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
         if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
         const int m_block = mc * kClusterM + static_cast<int>(rank);
         for (int kb = kb0; kb < kb1; ++kb) {
@@ -298,7 +285,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     unsigned phase = 0;
     for (int u = cluster_id; u < num_units; u += num_clusters) {
       int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-      tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+      tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
       if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
       const int m_block = mc * kClusterM + static_cast<int>(rank);
       const int m0 = m_block * kBM;

@@ -1,0 +1,21 @@
+// The order persistent TMA kernels (sm90, sm100) take their output tiles in. Device-only.
+#pragma once
+
+namespace tpjit { namespace tiles {
+
+// Tile t of a persistent grid as (mc, nb): mc counts cluster units of kClusterM M tiles, nb
+// N tiles. Tiles go in groups of kGroupM cluster units, walking N inside a group, so the CTAs
+// running at one time share A rows and B columns in L2.
+template <class Cfg>
+__device__ __forceinline__ void tile_coords(int t, int num_mc, int& mc, int& nb) {
+  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
+  constexpr int kGroupM = 16 / Cfg::kClusterM;
+  const int group = t / (kGroupM * kNumNBlocks);
+  const int first = group * kGroupM;
+  const int size = min(num_mc - first, kGroupM);
+  const int local = t - group * kGroupM * kNumNBlocks;
+  mc = first + local % size;
+  nb = local / size;
+}
+
+}}  // namespace tpjit::tiles
