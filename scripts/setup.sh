@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what tpjit needs to build and test, then configures and builds it in build/.
 # Safe to run again: it installs only what is missing and rebuilds only what changed.
+# TPJIT_BUILD_DIR, TPJIT_BUILD_TYPE and TPJIT_SANITIZE (ON/OFF) change what is built where;
+# scripts/sanitize.sh uses them so there is one package list and one configure line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +25,8 @@ if [ ! -x "$cuda_home/bin/nvcc" ] || [ ! -f "$cuda_home/include/nvrtc.h" ]; then
 fi
 export PATH="$cuda_home/bin:$PATH"
 
+build_dir="${TPJIT_BUILD_DIR:-build}"
 build_type="${TPJIT_BUILD_TYPE:-RelWithDebInfo}"
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="$build_type" -DCUDAToolkit_ROOT="$cuda_home" >/dev/null
-cmake --build build
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="$build_type" \
+  -DTPJIT_SANITIZE="${TPJIT_SANITIZE:-OFF}" -DCUDAToolkit_ROOT="$cuda_home" >/dev/null
+cmake --build "$build_dir"
