@@ -89,12 +89,15 @@ constexpr int kSm90Ctas = 132;
 
 // Decode (up to 256 rows), from `tpjit-bench tune` on an H100 (bench/RESULTS.md): no cluster
 // (its second M tile would be empty; with it every decode tile ran 10-40% slower); up to 64
-// rows BM 64 and BN 128 with split K allowed (split_for decides per launch); from 65 rows BM
-// 128 and BN 64 while that gives at most two waves of tiles, else BN 128, without split (the
-// fp32 partials of 128-row tiles cost more than the split gained). Stages fill 192 KiB.
+// rows BM 64 with split K allowed (split_for decides per launch), BN 128 up to 32 rows (best
+// at 16) and 64 above (best at 64: twice the CTAs, 0.99-1.02x cuBLASLt where BN 128 ran
+// 0.81-0.94x); from 65 rows BM 128 and BN 64 while that gives at most two waves of tiles,
+// else BN 128, without split (the fp32 partials of 128-row tiles cost more than the split
+// gained). Stages fill 192 KiB. Two CTAs a SM (BM 64, 4 stages) never won.
 TileConfig sm90_small_m_tile(const GemmSpec& s) {
   if (s.m_hint <= 64)
-    return {.bm = 64, .bn = 128, .bk = 128, .stages = 8, .warps = 8, .cluster_m = 1, .split_k = 4};
+    return {.bm = 64, .bn = s.m_hint <= 32 ? 128 : 64, .bk = 128, .stages = 8, .warps = 8,
+            .cluster_m = 1, .split_k = 4};
   const int64_t rows = (s.m_hint + 127) / 128;
   if (rows * ((s.n + 63) / 64) <= 2 * kSm90Ctas)
     return {.bm = 128, .bn = 64, .bk = 128, .stages = 8, .warps = 12, .cluster_m = 1};

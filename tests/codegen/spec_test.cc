@@ -296,11 +296,13 @@ TEST(Variant, Sm90TilePicks) {
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
 }
 
-// Decode (m_hint <= 256), as measured by tune on an H100: no cluster; BM 64 with BN 128 and
-// split K allowed up to 64 rows; then BM 128 with BN 64, or 128 past two waves of tiles.
+// Decode (m_hint <= 256), as measured by tune on an H100: no cluster; BM 64 with split K
+// allowed up to 64 rows (BN 128 up to 32, 64 above); then BM 128 with BN 64, or 128 past two waves of tiles.
 TEST(Variant, Sm90DecodePicks) {
   GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);  // N = 5120, K = 8192
   EXPECT_EQ(s.tile, (TileConfig{64, 128, 128, 8, 8, 1, 4}));
+  s.m_hint = 64;
+  EXPECT_EQ(choose_tile(s), (TileConfig{64, 64, 128, 8, 8, 1, 4}));
   s.m_hint = 128;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 64, 128, 8, 12, 1}));
   s.n = 28672;  // 448 tiles of 64 columns: more than two waves
