@@ -96,19 +96,10 @@ std::vector<GemmShape> default_gemm_shapes() {
 }
 
 int run_gemm_bench(const GemmBenchOptions& opts) {
-  Result<const Driver*> drv = Driver::load();
-  if (!drv.ok()) {
-    std::fprintf(stderr, "tpjit-bench: %s\n", drv.error().message.c_str());
-    return 1;
-  }
-  const Driver& d = **drv;
-  Result<runtime::DeviceInfo> info = runtime::query_device(d, 0);
-  Result<runtime::PrimaryContext> ctx = runtime::PrimaryContext::retain(d, 0);
-  if (!info.ok() || !ctx.ok()) {
-    std::fprintf(stderr, "tpjit-bench: %s\n",
-                 (!info.ok() ? info.error() : ctx.error()).message.c_str());
-    return 1;
-  }
+  std::optional<BenchDevice> bench_device = open_bench_device();
+  if (!bench_device) return 1;
+  const Driver& d = *bench_device->d;
+  const runtime::DeviceInfo* info = &bench_device->info;
   const codegen::Arch arch =
       info->cc_major >= 10 ? codegen::Arch::kSm100a : codegen::Arch::kSm90a;
   std::printf("device: %s (%s, %d SMs, L2 %d MiB), driver %d, cuBLASLt %s, arch %s\n",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "bench/fill.h"
 #include "runtime/numerics.h"
@@ -9,6 +10,22 @@
 #include "util/check.h"
 
 namespace tpjit::bench {
+
+std::optional<BenchDevice> open_bench_device() {
+  Result<const runtime::Driver*> drv = runtime::Driver::load();
+  if (!drv.ok()) {
+    std::fprintf(stderr, "tpjit-bench: %s\n", drv.error().message.c_str());
+    return std::nullopt;
+  }
+  Result<runtime::DeviceInfo> info = runtime::query_device(**drv, 0);
+  Result<runtime::PrimaryContext> ctx = runtime::PrimaryContext::retain(**drv, 0);
+  if (!info.ok() || !ctx.ok()) {
+    std::fprintf(stderr, "tpjit-bench: %s\n",
+                 (!info.ok() ? info.error() : ctx.error()).message.c_str());
+    return std::nullopt;
+  }
+  return BenchDevice{*drv, std::move(info).value(), std::move(ctx).value()};
+}
 
 InputSets make_inputs(const runtime::Driver& d, int64_t m, int64_t n, int64_t k, int l2_bytes,
                       uint64_t seed) {

@@ -6,13 +6,25 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
+#include "runtime/context.h"
 #include "runtime/driver.h"
 #include "runtime/gemm_runner.h"
 #include "runtime/memory.h"
 
 namespace tpjit::bench {
+
+// GPU 0 for a single-GPU bench: the driver, what the device is, its primary context (current
+// on this thread while it lives).
+struct BenchDevice {
+  const runtime::Driver* d;
+  runtime::DeviceInfo info;
+  runtime::PrimaryContext ctx;
+};
+// Opens GPU 0; on failure prints "tpjit-bench: <why>" to stderr and returns nothing.
+std::optional<BenchDevice> open_bench_device();
 
 struct InputSets {
   std::vector<runtime::DeviceBuffer> a, b;  // e4m3 A [m, k] and B [n, k], random

@@ -234,19 +234,10 @@ int run_tune(const TuneOptions& opts) {
     std::fprintf(stderr, "tpjit-bench tune: --scale must be tensor, row or block\n");
     return 2;
   }
-  Result<const Driver*> drv = Driver::load();
-  if (!drv.ok()) {
-    std::fprintf(stderr, "tpjit-bench: %s\n", drv.error().message.c_str());
-    return 1;
-  }
-  const Driver& d = **drv;
-  Result<runtime::DeviceInfo> info = runtime::query_device(d, 0);
-  Result<runtime::PrimaryContext> ctx = runtime::PrimaryContext::retain(d, 0);
-  if (!info.ok() || !ctx.ok()) {
-    std::fprintf(stderr, "tpjit-bench: %s\n",
-                 (!info.ok() ? info.error() : ctx.error()).message.c_str());
-    return 1;
-  }
+  std::optional<BenchDevice> bench_device = open_bench_device();
+  if (!bench_device) return 1;
+  const Driver& d = *bench_device->d;
+  const runtime::DeviceInfo* info = &bench_device->info;
   const Device dev{&d, *info,
                    info->cc_major >= 10 ? codegen::Arch::kSm100a : codegen::Arch::kSm90a};
   const std::string dir = opts.cache_dir.empty() ? ipc::default_cache_dir().string()

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "runtime/numerics.h"
+#include "worker/host_data.h"
 
 namespace tpjit::worker {
 namespace {
@@ -20,17 +21,6 @@ std::vector<float> as_floats(const std::vector<uint8_t>& bytes) {
   std::vector<float> f(bytes.size() / 4);
   if (!f.empty()) std::memcpy(f.data(), bytes.data(), f.size() * 4);
   return f;
-}
-
-double decode_out(codegen::OutDtype t, const uint8_t* p) {
-  if (t == codegen::OutDtype::kF32) {
-    float f;
-    std::memcpy(&f, p, 4);
-    return f;
-  }
-  uint16_t v;
-  std::memcpy(&v, p, 2);
-  return t == codegen::OutDtype::kBF16 ? runtime::bf16_to_float(v) : runtime::f16_to_float(v);
 }
 
 // One source rank's share of the sampled rows: which sampled rows it feeds, and from which

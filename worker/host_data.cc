@@ -25,7 +25,9 @@ uint64_t fnv1a(const std::string& s) {
 
 double unit(uint64_t& s) { return static_cast<double>(splitmix(s) >> 11) * 0x1.0p-53; }
 
-double decode(codegen::OutDtype t, const uint8_t* p) {
+}  // namespace
+
+double decode_out(codegen::OutDtype t, const uint8_t* p) {
   if (t == codegen::OutDtype::kF32) {
     float f;
     std::memcpy(&f, p, 4);
@@ -35,8 +37,6 @@ double decode(codegen::OutDtype t, const uint8_t* p) {
   std::memcpy(&v, p, 2);
   return t == codegen::OutDtype::kBF16 ? runtime::bf16_to_float(v) : runtime::f16_to_float(v);
 }
-
-}  // namespace
 
 std::vector<uint8_t> seeded_input(const InputSpec& in, uint64_t seed, int rank) {
   uint64_t state = seed ^ fnv1a(in.name) ^ (0xD1B54A32D192ED03ull * static_cast<uint64_t>(rank + 1));
@@ -87,7 +87,7 @@ double relative_error(codegen::OutDtype dtype, const std::vector<uint8_t>& x,
   if (x.size() != ref.size()) return std::numeric_limits<double>::quiet_NaN();
   double diff = 0, norm = 0;
   for (size_t i = 0; i + item <= x.size(); i += item) {
-    double a = decode(dtype, x.data() + i), r = decode(dtype, ref.data() + i);
+    double a = decode_out(dtype, x.data() + i), r = decode_out(dtype, ref.data() + i);
     if (std::isnan(a) || std::isnan(r)) return std::numeric_limits<double>::quiet_NaN();
     diff += (a - r) * (a - r);
     norm += r * r;

@@ -34,6 +34,9 @@ Status write_output(const std::filesystem::path& dir, int rank, const std::strin
                     codegen::OutDtype dtype, const std::vector<int64_t>& shape,
                     const std::vector<uint8_t>& bytes);
 
+// One output element (bf16, f16 or f32 bytes) as a double.
+double decode_out(codegen::OutDtype dtype, const uint8_t* p);
+
 // ||x - ref||_2 / ||ref||_2 over the decoded values (absolute norm when ref is all zero);
 // NaN when either holds a NaN.
 double relative_error(codegen::OutDtype dtype, const std::vector<uint8_t>& x,
