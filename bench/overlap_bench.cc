@@ -82,9 +82,9 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
               kWorld, info.name.c_str(), info.sm_count, drv.version, runtime::nccl_version(),
               cublaslt_version().c_str(), std::string(codegen::default_variant(arch)).c_str(),
               opts.nccl_max_ctas > 0 ? std::to_string(opts.nccl_max_ctas).c_str() : "default");
-  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %3s %4s %12s %13s %-8s %s\n", "layer", "M",
-              "gemm_us", "coll_us", "limit_us", "unf_lt_us", "unf_our_us", "fused_us", "S", "R",
-              "fused/limit", "unf_lt/fused", "plan", "fused by R/S (us)");
+  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %4s %3s %4s %12s %13s %-8s %s\n", "layer",
+              "M", "gemm_us", "coll_us", "limit_us", "unf_lt_us", "unf_our_us", "fused_us", "T",
+              "S", "R", "fused/limit", "unf_lt/fused", "plan", "fused by T/R/S (us)");
   std::optional<cache::OverlapStore> store;
   if (!opts.cache_dir.empty()) store.emplace(opts.cache_dir);
   nlohmann::json rows = nlohmann::json::array();
@@ -103,10 +103,10 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
       // unfused_lt (cuBLASLt) is the reference the targets are stated against.
       const bool fused_wins = t.best_us <= t.unf_ours_us;
       std::string plan = fused_wins ? "fused" : "unfused";
-      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %3d %4d %12.3f %13.3f %-8s %s\n",
+      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %4s %3d %4d %12.3f %13.3f %-8s %s\n",
                   l.name, (long long)m, t.gemm_us, t.coll_us, limit, t.unf_lt_us, t.unf_ours_us,
-                  t.best_us, t.best_s, t.best_r, t.best_us / limit, t.unf_lt_us / t.best_us,
-                  plan.c_str(), t.per_config.c_str());
+                  t.best_us, t.best_t.c_str(), t.best_s, t.best_r, t.best_us / limit,
+                  t.unf_lt_us / t.best_us, plan.c_str(), t.per_config.c_str());
       if (store && t.best_us < 1e30) {
         cache::OverlapRecord rec;
         rec.key = {region_kind(l), kWorld, l.n, l.k, "tensor", cache::tuning_m_bucket(m)};
@@ -127,7 +127,8 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                       {"collective_us", t.coll_us}, {"limit_us", limit},
                       {"unfused_cublaslt_us", t.unf_lt_us}, {"unfused_ours_us", t.unf_ours_us},
                       {"fused_best_us", t.best_us}, {"fused_best_chunks", t.best_s},
-                      {"fused_best_sm_reserve", t.best_r}, {"fused_by_config", t.by_config},
+                      {"fused_best_sm_reserve", t.best_r}, {"fused_best_transport", t.best_t},
+                      {"fused_by_config", t.by_config},
                       {"fused_over_limit", t.best_us / limit},
                       {"unfused_cublaslt_over_fused", t.unf_lt_us / t.best_us},
                       {"max_rel_error_vs_unfused", t.worst_err}, {"best_plan", plan}});
@@ -140,7 +141,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                           {"variant", std::string(codegen::default_variant(arch))},
                           {"iters", opts.iters}, {"warmup", opts.warmup},
                           {"nccl_max_ctas", opts.nccl_max_ctas}, {"sm_reserves", opts.sm_reserves},
-                          {"chunks", opts.chunks},
+                          {"chunks", opts.chunks}, {"transports", opts.transports},
                           {"timing", "median over iterations of the slower rank's CUDA-event time; "
                                      "each iteration starts after a host barrier with idle streams"},
                           {"results", rows}};

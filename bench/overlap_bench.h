@@ -20,6 +20,9 @@ struct OverlapBenchOptions {
   // SMs the GEMMs leave free while a collective is in flight (runtime/overlap.h, "SM
   // reservation"); each R > 0 gets its own communicator with NCCL's max CTAs = R.
   std::vector<int> sm_reserves = {0};
+  // Fused transports to time (runtime/overlap.h, "Transport"): "nccl" for each SM reserve and
+  // chunk count, "ce" (copy engines, no SMs) for each chunk count.
+  std::vector<std::string> transports = {"nccl", "ce"};
   std::string cache_dir;  // non-empty: store each shape's choice (cache/overlap_store.h) there
   int iters = 30;
   int warmup = 5;

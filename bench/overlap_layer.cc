@@ -51,6 +51,7 @@ codegen::GemmSpec spec_for(const Layer& l, int64_t m_hint, codegen::Arch arch) {
   s.k = l.k;
   s.scale = fusion::ScaleMode::kTensor;  // what cuBLASLt's scale pointers mean
   s.out = codegen::OutDtype::kBF16;
+  s.accumulate = !l.all_gather;  // as the daemon compiles it: the copy-engine ring adds with it
   s.tile = codegen::choose_tile(s);
   return s;
 }
@@ -84,21 +85,24 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     return g;
   };
   // The executors get the kernel the daemon would compile: shard tiles fused, whole unfused.
-  auto ag_args = [&](Rank& r, int i, int chunks, int reserve, const runtime::GemmKernel* k) {
+  using runtime::Transport;
+  auto ag_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
+                     const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
     return runtime::AllGatherGemmArgs{
         .m = m, .k = l.k, .a_shard = b.a[i % b.sets].data(), .scale_a_shard = scales,
         .gemms = {{k, b.b[i % b.sets].data(), l.k, scales + kScaleB, nullptr, b.d.data(), l.n}},
-        .chunks = chunks, .sm_reserve = reserve};
+        .chunks = chunks, .sm_reserve = reserve, .transport = t};
   };
-  auto rs_args = [&](Rank& r, int i, int chunks, int reserve, const runtime::GemmKernel* k) {
+  auto rs_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
+                     const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
     return runtime::GemmReduceScatterArgs{
         .m = m, .k = l.k, .kernel = k, .a = b.a[i % b.sets].data(), .lda = l.k,
         .scale_a = scales, .b = b.b[i % b.sets].data(), .ldb = l.k, .scale_b = scales + kScaleB,
-        .y = b.y.data(), .chunks = chunks, .sm_reserve = reserve};
+        .y = b.y.data(), .chunks = chunks, .sm_reserve = reserve, .transport = t};
   };
   auto coll = [&](Rank& r, int i) {
     Buffers& b = bufs[r.rank];
@@ -129,16 +133,17 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     if (!l.all_gather) coll(r, i);
   });
   // ri: index into opts.sm_reserves (fused); unfused runs on the default communicator.
-  auto run_region = [&](Rank& r, int i, int chunks, bool fused, size_t ri = 0) {
+  auto run_region = [&](Rank& r, int i, int chunks, bool fused, size_t ri = 0,
+                        Transport t = Transport::kNccl) {
     CUstream s = r.stream->get();
     const int reserve = fused ? opts.sm_reserves[ri] : 0;
     runtime::OverlapExecutor& ex = fused ? r.execs[size_t(comm_of[ri])] : *r.exec;
     const runtime::GemmKernel* k = fused ? &*kernels[r.rank] : &*whole_k[r.rank];
     if (l.all_gather) {
-      auto a = ag_args(r, i, chunks, reserve, k);
+      auto a = ag_args(r, i, chunks, reserve, t, k);
       ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
     } else {
-      auto a = rs_args(r, i, chunks, reserve, k);
+      auto a = rs_args(r, i, chunks, reserve, t, k);
       ok_or_throw(fused ? ex.gemm_reduce_scatter(a, s) : ex.gemm_reduce_scatter_unfused(a, s));
     }
   };
@@ -157,33 +162,49 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   double best_us = 1e30, worst_err = 0;
   bool all_correct = true;
   int best_s = 0, best_r = 0;
-  std::string per_s;
-  for (size_t ri = 0; ri < opts.sm_reserves.size(); ++ri) {
-    const int reserve = opts.sm_reserves[ri];
-    per_s += "R" + std::to_string(reserve) + "[";
-    for (int chunks : opts.chunks) {
-      std::vector<uint16_t> got;
-      on_ranks(ranks, [&](Rank& r) {
-        (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
-        run_region(r, 0, chunks, true, ri);
-        r.stream->synchronize();
-        if (r.rank == 0) got = download_bf16(*out0, out_count);  // on rank 0's context
-      });
-      const double err = rel_error_bf16(got, ref);
-      worst_err = std::max(worst_err, err);
-      const double us =
-          time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri); });
-      by_s["r" + std::to_string(reserve) + "_s" + std::to_string(chunks)] = {
-          {"sm_reserve", reserve}, {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
-      per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
-      if (err > opts.max_rel_error) {
-        all_correct = false;
-        per_s += "(WRONG " + std::to_string(err) + ")";
-        continue;
-      }
-      if (us < best_us) best_us = us, best_s = chunks, best_r = reserve;
+  std::string best_t, per_s;
+  // One fused configuration: checked against the unfused output, then timed.
+  auto try_config = [&](const std::string& name, size_t ri, int chunks, Transport t) {
+    std::vector<uint16_t> got;
+    on_ranks(ranks, [&](Rank& r) {
+      (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
+      run_region(r, 0, chunks, true, ri, t);
+      r.stream->synchronize();
+      if (r.rank == 0) got = download_bf16(*out0, out_count);  // on rank 0's context
+    });
+    const double err = rel_error_bf16(got, ref);
+    worst_err = std::max(worst_err, err);
+    const double us =
+        time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri, t); });
+    const int reserve = t == Transport::kNccl ? opts.sm_reserves[ri] : 0;
+    by_s[name] = {{"transport", t == Transport::kNccl ? "nccl" : "ce"}, {"sm_reserve", reserve},
+                  {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
+    per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
+    if (err > opts.max_rel_error) {
+      all_correct = false;
+      per_s += "(WRONG " + std::to_string(err) + ")";
+      return;
     }
-    per_s += "] ";
+    if (us < best_us)
+      best_us = us, best_s = chunks, best_r = reserve,
+      best_t = t == Transport::kNccl ? "nccl" : "ce";
+  };
+  auto wanted = [&](const char* t) {
+    return std::find(opts.transports.begin(), opts.transports.end(), t) != opts.transports.end();
+  };
+  if (wanted("nccl"))
+    for (size_t ri = 0; ri < opts.sm_reserves.size(); ++ri) {
+      per_s += "R" + std::to_string(opts.sm_reserves[ri]) + "[";
+      for (int chunks : opts.chunks)
+        try_config("r" + std::to_string(opts.sm_reserves[ri]) + "_s" + std::to_string(chunks),
+                   ri, chunks, Transport::kNccl);
+      per_s += "] ";
+    }
+  if (wanted("ce")) {  // no SMs taken: the reserve does not apply
+    per_s += "CE[";
+    for (int chunks : opts.chunks)
+      try_config("ce_s" + std::to_string(chunks), 0, chunks, Transport::kCopyEngine);
+    per_s += "]";
   }
   const int input_sets = bufs[0].sets;
   on_ranks(ranks, [&](Rank& r) {  // free this shape's buffers on their own context
@@ -193,8 +214,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     whole_k[r.rank].reset();
     lt[r.rank].reset();
   });
-  return {input_sets, gemm_us, coll_us, unf_lt_us, unf_ours_us, best_us, best_s, best_r,
-          worst_err, all_correct, std::move(by_s), std::move(per_s)};
+  return {input_sets, gemm_us,   coll_us,     unf_lt_us,       unf_ours_us,     best_us,
+          best_s,     best_r,    best_t,      worst_err,       all_correct,     std::move(by_s),
+          std::move(per_s)};
 }
 
 }  // namespace tpjit::bench

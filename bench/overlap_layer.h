@@ -1,6 +1,7 @@
 // One layer at one M in `tpjit-bench overlap`: its buffers on each rank and every timing the
 // table reports (GEMM alone, collective alone, unfused with cuBLASLt and with our GEMM, fused
-// for each SM reserve and chunk count), each fused output checked against the unfused one.
+// for each transport, SM reserve and chunk count), each fused output checked against the
+// unfused one.
 #pragma once
 
 #include <cstdint>
@@ -41,9 +42,10 @@ struct LayerTiming {
   double gemm_us = 0, coll_us = 0, unf_lt_us = 0, unf_ours_us = 0;
   double best_us = 1e30;  // fastest correct fused run; 1e30 if none was correct
   int best_s = 0, best_r = 0;  // its chunks and SM reserve
+  std::string best_t;          // and transport: "nccl" or "ce"
   double worst_err = 0;        // fused vs unfused (ours), over every configuration
   bool all_correct = true;     // every fused output within opts.max_rel_error
-  nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>" -> us and error
+  nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>", "ce_s<S>" -> us, error
   std::string per_config;  // "R0[us/us/us] ..." for the table
 };
 

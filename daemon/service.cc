@@ -138,6 +138,9 @@ class CompileService final : public RequestHandler {
             if (!spec) return with_m(spec.error(), request.m[i]);
             json tuning;
             codegen::GemmSpec tuned = apply_tuning(gemm, rows, *spec, &tuning);
+            // A reduce-scatter's kernel may add a partial sum in its epilogue: the
+            // copy-engine ring (runtime/overlap.h, "Transport") passes the one received.
+            tuned.accumulate = region.kind == fusion::RegionKind::kGemmReduceScatter;
             jobs.push_back({region.id, gemm.node, request.m[i], tuned, tuning});
           }
         }

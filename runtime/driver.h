@@ -32,7 +32,10 @@ inline constexpr const char* kErrCuda = "cuda_error";      // a Driver API call 
   X(cuMemAlloc) X(cuMemFree) X(cuMemAllocHost) X(cuMemFreeHost)                            \
   X(cuMemcpyHtoD) X(cuMemcpyDtoH) X(cuMemcpyDtoD) X(cuMemcpyHtoDAsync)                     \
   X(cuMemcpyDtoHAsync) X(cuMemcpyDtoDAsync) X(cuMemsetD8) X(cuMemsetD8Async)               \
-  X(cuTensorMapEncodeTiled) X(cuOccupancyMaxActiveClusters)
+  X(cuTensorMapEncodeTiled) X(cuOccupancyMaxActiveClusters)                               \
+  X(cuCtxEnablePeerAccess) X(cuDeviceCanAccessPeer) X(cuCtxGetDevice)                      \
+  X(cuIpcGetMemHandle) X(cuIpcOpenMemHandle) X(cuIpcCloseMemHandle)                        \
+  X(cuStreamWriteValue32) X(cuStreamWaitValue32)
 
 // The loaded entry points. One per process, never unloaded (unloading libcuda while other
 // libraries, cuBLASLt say, still hold its state is unsafe).

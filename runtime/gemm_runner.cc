@@ -146,10 +146,8 @@ Status GemmKernel::check_args(const GemmArgs& a) const {
   }
   if (a.ldd < n || a.d_row_offset < 0) return bad_args("ldd must be >= n; d_row_offset >= 0");
   if (spec_.bias != (a.bias != nullptr)) return bad_args("bias pointer must match spec.bias");
-  if (spec_.accumulate != (a.c != nullptr)) {
-    return bad_args("c pointer must match spec.accumulate");
-  }
-  if (spec_.accumulate && a.ldc < n) return bad_args("ldc must be >= n");
+  if (a.c && !spec_.accumulate) return bad_args("a c pointer needs a kernel with spec.accumulate");
+  if (a.c && a.ldc < n) return bad_args("ldc must be >= n");
   return ok_status();
 }
 

@@ -18,7 +18,7 @@ Result<OverlapExecutor> OverlapExecutor::create(const Driver& d, const NcclComm&
   if (!comm.get()) return bad("communicator is not initialized (or was destroyed)");
   Result<std::unique_ptr<State>> s = [&]() -> Result<std::unique_ptr<State>> {
     try {
-      return std::unique_ptr<State>(new State{&d, &comm, overlap_detail::CommStream(d), {}, {}, {}});
+      return std::unique_ptr<State>(new State(d, comm));
     } catch (const CheckError& e) {
       return make_error(kErrCuda, e.what(), "runtime.overlap");
     }
@@ -28,8 +28,11 @@ Result<OverlapExecutor> OverlapExecutor::create(const Driver& d, const NcclComm&
 }
 
 size_t OverlapExecutor::workspace_bytes() const {
-  return s_->stage.size() + s_->scale_stage.size();
+  return s_->stage.size() + s_->scale_stage.size() + s_->rs_send.size() + s_->ag_ce.win.size() +
+         s_->rs_ce.win.size();
 }
+
+Transport OverlapExecutor::last_transport() const { return s_->last; }
 
 namespace {
 
@@ -75,6 +78,12 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
     const int ws = p.world_size, rank = s.comm->rank();
     const fusion::ScaleMode mode = a.gemms[0].kernel->spec().scale;
     const int64_t sf = scale_a_floats_per_row(mode, a.k);
+    // The copy engines' window holds the gathered rows and their scales (overlap_ce.cc).
+    const size_t window = size_t(p.m * a.k + 256 + p.m * sf * 4);
+    Result<CeWindow*> ce = s.copy_engine(s.ag_ce, a.transport, window, stream);
+    if (!ce.ok()) return ce.error();
+    s.last = *ce ? Transport::kCopyEngine : Transport::kNccl;
+    if (*ce) return s.all_gather_gemm_ce(a, p, **ce, stream);
     // Staging: sub-chunk j of every rank, [ws][rows(j)][K], packed one after another.
     s.ensure(s.stage, size_t(p.m * a.k), stream);
     if (sf > 0) s.ensure(s.scale_stage, size_t(p.m * sf * 4), stream);

@@ -23,7 +23,27 @@
 // the caller's stream (collective, then GEMM, or the reverse): the reference and the
 // fallback the planner picks where fusion does not pay.
 //
-// SM reservation: the persistent GEMMs (sm90_wgmma, sm100_tcgen05) fill every SM, so a
+// Transport: with kAuto (the default) a fused region moves its bytes with the copy engines
+// when every rank can map every peer's memory (one host, peer access: runtime/peer_window.h),
+// and with NCCL otherwise. Copy engines take no SMs, so the GEMMs keep the whole GPU and
+// sm_reserve is ignored:
+//   all_gather_gemm:     each rank copies its shard's sub-chunk j into every peer's staging
+//                        and raises a flag there; a peer's GEMMs for those rows wait on the
+//                        flag (cuStreamWaitValue32), not on the host.
+//   gemm_reduce_scatter: a ring of world-size steps. At step s rank q computes the partial sum
+//                        of shard (q - s - 1) mod ws, adding (GEMM epilogue, args.c) the
+//                        partial its predecessor sent at step s - 1, and copies it to its
+//                        successor; the last step computes its own shard into y. So the add of
+//                        the received partial is fused into the GEMM, the last step has no
+//                        communication after it, and the kernel must have spec.accumulate
+//                        (kAuto falls back to NCCL without it). chunks >= 2 lets step s + 1
+//                        start while step s's copies are in flight.
+// A rank never writes a peer's staging before the peer has finished reading the previous
+// run's: each run ends by raising a "consumed" flag on its senders. Flags count runs (epochs,
+// compared modulo 2^32). The first fused run on an executor, and each one that needs a larger
+// window, allocates and exchanges the windows (collective, synchronizing).
+//
+// SM reservation (NCCL transport): the persistent GEMMs (sm90_wgmma, sm100_tcgen05) fill every SM, so a
 // collective on the comm stream would find none free and run after them, not beside them.
 // With sm_reserve = R > 0, each GEMM launch that runs while a collective is in flight is
 // capped at max_resident_ctas() - R CTAs (one CTA per SM for these kernels: R SMs stay free);
@@ -50,6 +70,13 @@
 
 namespace tpjit::runtime {
 
+// How a fused region moves its bytes (see "Transport" above).
+enum class Transport {
+  kAuto,        // copy engines where every rank maps every peer, else NCCL
+  kNccl,        // NCCL collectives on the comm stream
+  kCopyEngine,  // copy engines only; kErrNoPeerAccess where the peers cannot be mapped
+};
+
 // One GEMM fed by the gather.
 struct AgGemm {
   const GemmKernel* kernel = nullptr;  // spec().k == K; every GEMM of a region: same scale mode
@@ -70,12 +97,15 @@ struct AllGatherGemmArgs {
   void* gathered_a = nullptr;  // optional [M, K] e4m3: also materialize the gathered A
   int chunks = 1;              // sub-chunks per shard (fused only)
   int sm_reserve = 0;          // fused only: see "SM reservation" above
+  Transport transport = Transport::kAuto;  // fused only
 };
 
 struct GemmReduceScatterArgs {
   int64_t m = 0;  // rows of the local partial product (world size x output rows)
   int64_t k = 0;
-  const GemmKernel* kernel = nullptr;  // no bias: it would be summed world-size times
+  // No bias (it would be summed world-size times). spec.accumulate lets the copy-engine ring
+  // add the received partial in the epilogue; the NCCL paths never pass it a C.
+  const GemmKernel* kernel = nullptr;
   const void* a = nullptr;             // [M, K] e4m3, lda elements between rows
   int64_t lda = 0;
   const float* scale_a = nullptr;  // tensor [1]; row [M]; block [M, ceil(K/128)]
@@ -85,6 +115,7 @@ struct GemmReduceScatterArgs {
   void* y = nullptr;  // [M/ws, N] contiguous: this rank's rows of the sum
   int chunks = 1;     // fused only
   int sm_reserve = 0; // fused only: see "SM reservation" above
+  Transport transport = Transport::kAuto;  // fused only
 };
 
 class OverlapExecutor {
@@ -102,8 +133,10 @@ class OverlapExecutor {
   Status gemm_reduce_scatter(const GemmReduceScatterArgs& args, CUstream stream);
   Status gemm_reduce_scatter_unfused(const GemmReduceScatterArgs& args, CUstream stream);
 
-  // Bytes of workspace held now.
+  // Bytes of workspace held now (staging, and the peer windows of the copy engines).
   size_t workspace_bytes() const;
+  // The transport the last fused region ran with (kAuto before the first).
+  Transport last_transport() const;
 
  private:
   struct State;

@@ -21,28 +21,12 @@ Result<ChunkPlan> check_rs(const GemmReduceScatterArgs& a, int world_size) {
   if (sp.bias)
     return bad("a bias in a GEMM+reduce-scatter would be summed once per rank: add it after "
                "the reduce-scatter");
-  if (sp.accumulate) return bad("gemm_reduce_scatter kernels must not accumulate");
   if (a.m > 0 && (!a.a || !a.b || !a.scale_a || !a.scale_b || !a.y))
     return bad("null a, b, scale_a, scale_b or y");
   if (a.lda < a.k || a.lda % 16 != 0)
     return make_error(errc::kUnsupportedShape, "overlap: lda must be >= K and a multiple of 16",
                       "runtime.overlap");
   return plan;
-}
-
-GemmArgs rows_args(const GemmReduceScatterArgs& a, int64_t first_row, int64_t rows, void* d,
-                   int64_t sf) {
-  GemmArgs g{};
-  g.a = at(a.a, first_row * a.lda);
-  g.b = a.b;
-  g.d = d;
-  g.scale_a = sf > 0 ? a.scale_a + first_row * sf : a.scale_a;
-  g.scale_b = a.scale_b;
-  g.m = static_cast<int>(rows);
-  g.lda = a.lda;
-  g.ldb = a.ldb;
-  g.ldd = a.kernel->spec().n;
-  return g;
 }
 
 }  // namespace
@@ -58,6 +42,18 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
     const int ws = p.world_size;
     const int64_t ob = codegen::out_dtype_bytes(sp.out);
     const int64_t sf = scale_a_floats_per_row(sp.scale, a.k);
+    // The copy-engine ring adds the received partial in the epilogue: it needs a kernel that
+    // can accumulate (overlap_ce.cc); kAuto keeps NCCL for one that cannot.
+    Transport t = a.transport;
+    if (!sp.accumulate && t == Transport::kCopyEngine)
+      return bad("the copy-engine reduce-scatter needs a kernel with spec.accumulate (it adds "
+                 "the received partial sum in the GEMM epilogue)");
+    if (!sp.accumulate) t = Transport::kNccl;
+    const size_t window = size_t((ws - 1) * p.shard_rows * sp.n * ob);
+    Result<CeWindow*> ce = s.copy_engine(s.rs_ce, t, window, stream);
+    if (!ce.ok()) return ce.error();
+    s.last = *ce ? Transport::kCopyEngine : Transport::kNccl;
+    if (*ce) return s.gemm_reduce_scatter_ce(a, p, **ce, stream);
     // Two slots of [ws][chunk_rows][N] partial sums: step j+1 computes into one while step
     // j's reduce-scatter reads the other.
     const int slots = p.chunks < 2 ? 1 : 2;

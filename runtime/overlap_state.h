@@ -10,6 +10,8 @@
 
 #include "runtime/memory.h"
 #include "runtime/overlap.h"
+#include "runtime/overlap_plan.h"
+#include "runtime/peer_window.h"
 #include "runtime/stream.h"
 #include "util/check.h"
 
@@ -37,6 +39,23 @@ inline LaunchOptions reserve_sms(const GemmKernel& k, int sm_reserve, bool overl
 
 inline const uint8_t* at(const void* p, int64_t bytes) { return static_cast<const uint8_t*>(p) + bytes; }
 inline uint8_t* at(void* p, int64_t bytes) { return static_cast<uint8_t*>(p) + bytes; }
+
+// The GEMM of rows [first_row, first_row + rows) of a reduce-scatter region's A into `d`
+// (ldd = N); sf: scale_a floats per row.
+inline GemmArgs rows_args(const GemmReduceScatterArgs& a, int64_t first_row, int64_t rows,
+                          void* d, int64_t sf) {
+  GemmArgs g{};
+  g.a = at(a.a, first_row * a.lda);
+  g.b = a.b;
+  g.d = d;
+  g.scale_a = sf > 0 ? a.scale_a + first_row * sf : a.scale_a;
+  g.scale_b = a.scale_b;
+  g.m = static_cast<int>(rows);
+  g.lda = a.lda;
+  g.ldb = a.ldb;
+  g.ldd = a.kernel->spec().n;
+  return g;
+}
 
 // Runs `body`, turning a failed CUDA call (CheckError) into a Status.
 template <class F>
@@ -88,12 +107,32 @@ class CommStream {
 
 }  // namespace overlap_detail
 
+// One region kind's copy-engine window: flags, then staging; `epoch` counts its runs.
+struct CeWindow {
+  PeerWindow win;
+  uint32_t epoch = 0;
+  bool unavailable = false;  // create() said kErrNoPeerAccess (on every rank alike)
+  std::string why;
+};
+
 struct OverlapExecutor::State {
+  State(const Driver& drv, const NcclComm& c) : d(&drv), comm(&c), comm_stream(drv) {}
   const Driver* d;
   const NcclComm* comm;
   overlap_detail::CommStream comm_stream;
   std::vector<Event> events;  // no timing; reused run after run
   DeviceBuffer stage, scale_stage;
+  CeWindow ag_ce, rs_ce;      // copy-engine windows (overlap_ce.cc)
+  DeviceBuffer rs_send;       // the ring's outgoing partial sums
+  Transport last = Transport::kAuto;
+
+  // The window to run on for transport `t`, grown to `bytes` (collective; synchronizes); null
+  // for NCCL. kErrNoPeerAccess only when `t` is kCopyEngine.
+  Result<CeWindow*> copy_engine(CeWindow& w, Transport t, size_t bytes, CUstream stream);
+  Status all_gather_gemm_ce(const AllGatherGemmArgs& a, const ChunkPlan& p, CeWindow& w,
+                            CUstream stream);
+  Status gemm_reduce_scatter_ce(const GemmReduceScatterArgs& a, const ChunkPlan& p,
+                                CeWindow& w, CUstream stream);
 
   Event& event(size_t i) {
     while (events.size() <= i) events.emplace_back(*d, false);

@@ -17,7 +17,8 @@ struct GemmArgs {
   const void* a;          // [m, k] e4m3, row-major, lda elements between rows (K contiguous)
   const void* b;          // [n, k] e4m3: B stored K-major (torch's col-major [K,N]), ldb
   void* d;                // output [*, n] in OutDtype, ldd; rows [d_row_offset, d_row_offset + m)
-  const void* c;          // with accumulate: [m, n] OutDtype partial sum, ldc (may alias d)
+  const void* c;          // with accumulate: [m, n] OutDtype partial sum, ldc (may alias d);
+                          // nullptr: nothing is added (one kernel serves a ring's first step)
   const float* scale_a;   // tensor: [1]; row: [m]; block: [m, ceil(k/128)] row-major
   const float* scale_b;   // tensor: [1]; row: [n]; block: [ceil(k/128), ceil(n/128)] row-major
   const void* bias;       // [n] in OutDtype, or nullptr

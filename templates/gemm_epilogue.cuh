@@ -52,7 +52,7 @@ __device__ __forceinline__ void finish_element(const GemmArgs& args, int row, in
   if constexpr (Cfg::kScale == ScaleKind::kTensor) v *= args.scale_a[0] * args.scale_b[0];
   if constexpr (Cfg::kScale == ScaleKind::kRow) v *= args.scale_a[row] * args.scale_b[col];
   if constexpr (Cfg::kBias) v += load_out<Cfg::kOut>(args.bias, col);
-  if constexpr (Cfg::kAccumulate) v += load_out<Cfg::kOut>(args.c, row * args.ldc + col);
+  if constexpr (Cfg::kAccumulate) if (args.c) v += load_out<Cfg::kOut>(args.c, row * args.ldc + col);
   store_out<Cfg::kOut>(args.d, (args.d_row_offset + row) * args.ldd + col, v);
 }
 

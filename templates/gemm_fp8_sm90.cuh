@@ -108,7 +108,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
   const int r1 = warp * 16 + lane / 4, q2 = 2 * (lane % 4);
   // Uniform: may this warpgroup use 4-wide accesses (then every index below is a multiple of 4)?
   const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB);
-  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && aligned(args.c, 4 * kOB);
+  const bool vc = Cfg::kAccumulate && args.c && args.ldc % 4 == 0 && aligned(args.c, 4 * kOB);
   const bool vb = Cfg::kBias && aligned(args.bias, 4 * kOB);
   const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
   float tensor_scale = 1.0f;
@@ -154,7 +154,7 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[e] += b[e];
       }
-      if constexpr (Cfg::kAccumulate) {
+      if (Cfg::kAccumulate && args.c) {  // uniform: args.c is the same for every thread
         const long long ci = static_cast<long long>(row) * args.ldc + col;
         float c[4];
         if (full && vc) load4<kOut>(args.c, ci, c);

@@ -91,7 +91,7 @@ __device__ __forceinline__ void finish_row_chunk(const GemmArgs& args, int row, 
       for (int e = 0; e < kV; ++e) v[i + e] += b[e];
     }
   }
-  if constexpr (Cfg::kAccumulate) {
+  if (Cfg::kAccumulate && args.c) {  // uniform: args.c is the same for every thread
     const long long ci = static_cast<long long>(row) * args.ldc + col0;
     const bool vc = full && aligned16(static_cast<const char*>(args.c) + ci * out_bytes<kOut>());
 #pragma unroll

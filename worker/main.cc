@@ -50,7 +50,8 @@ Result<json> fake(const Args& a, const ipc::Request& r) {
   if (r.type == "init_comm") return json::object();
   if (r.type == "run_region")
     return json{{"region", r.body.value("region", 0)}, {"rank", r.body.value("rank", 0)},
-                {"iters", r.body.value("iters", 1)}, {"ms_median", 0.0}, {"outputs", json::array()}};
+                {"iters", r.body.value("iters", 1)}, {"ms_median", 0.0}, {"transport", "nccl"},
+                {"outputs", json::array()}};
   if (r.type == "die") {
     if (r.body.contains("signal")) std::raise(r.body["signal"].get<int>());
     std::_Exit(r.body.value("code", 1));

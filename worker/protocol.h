@@ -4,7 +4,8 @@
 //                                              "fake": bool}
 //   nccl_id    {}                          -> {"nccl_id": HEX}  (256 hex digits; rank 0's worker)
 //   init_comm  {"rank","world","nccl_id"}  -> {}   (blocks until every rank has joined)
-//   run_region RegionJob (below)           -> {"ms_median","iters","outputs":[...],"check"?}
+//   run_region RegionJob (below)           -> {"ms_median","iters","transport","outputs":[...],
+//                                              "check"?}
 //   shutdown   {}                          -> {}   then exit 0
 // Fake mode (tpjit-worker --fake N, tests only) also serves
 //   die {"code": C} | {"signal": S}        -> no reply: exits or raises

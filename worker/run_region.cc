@@ -157,7 +157,10 @@ Result<json> GpuSession::run_region(const json& body) {
   if (Status s = enqueue(true); !s.ok()) return s.error();
   stream.synchronize();
   if (Status s = comm_->check(); !s.ok()) return s.error();
-  json result = {{"region", body.value("region", 0)}, {"rank", rank}, {"iters", iters}};
+  json result = {{"region", body.value("region", 0)}, {"rank", rank}, {"iters", iters},
+                 {"transport", executor_->last_transport() == runtime::Transport::kCopyEngine
+                                   ? "copy_engine"
+                                   : "nccl"}};
   if (check) {
     if (Status s = enqueue(false); !s.ok()) return s.error();
     stream.synchronize();

@@ -1,8 +1,9 @@
 // The overlap executors on 2 GPUs (one thread per rank, NCCL between them) against a float64
 // CPU reference of the whole gathered or reduced result: tensor, row and block scales, bf16
 // out, chunk counts 1, 2 and 4, ragged shards (M = 2 x 333), more chunks than rows, two GEMMs
-// sharing one gather (one with a bias), the gathered A materialized, the unfused paths, and M
-// not divisible by the world size. Random e4m3 inputs (never zero); outputs poisoned (0xFF:
+// sharing one gather (one with a bias), the gathered A materialized, the unfused paths, both
+// transports of the fused paths (NCCL, and the copy engines with their flags: also three runs
+// in a row on one executor, each poisoned and checked), and M not divisible by the world size. Random e4m3 inputs (never zero); outputs poisoned (0xFF:
 // NaN in bf16) before each run, so an unwritten element fails.
 #include <gtest/gtest.h>
 
@@ -28,13 +29,37 @@ struct Case {
   int chunks;
   int64_t m;  // total rows
   bool fused;
-  int sm_reserve = 0;  // > 0: the capped persistent grid (SM reservation)
+  int sm_reserve = 0;  // > 0: the capped persistent grid (SM reservation; NCCL)
+  runtime::Transport transport = runtime::Transport::kCopyEngine;  // fused only
+  int runs = 1;        // runs in a row on one executor; the last one is checked
 };
+
+using runtime::Transport;
+constexpr Transport kNccl = Transport::kNccl;
 
 std::string label(const Case& c) {
   return std::string(fusion::scale_mode_name(c.mode)) + "_s" + std::to_string(c.chunks) + "_m" +
-         std::to_string(c.m) + (c.fused ? "_fused" : "_unfused") +
-         (c.sm_reserve ? "_r" + std::to_string(c.sm_reserve) : "");
+         std::to_string(c.m) +
+         (!c.fused ? "_unfused" : c.transport == kNccl ? "_nccl" : "_ce") +
+         (c.sm_reserve ? "_r" + std::to_string(c.sm_reserve) : "") +
+         (c.runs > 1 ? "_x" + std::to_string(c.runs) : "");
+}
+
+// Runs `body` (one region) c.runs times, each on freshly poisoned outputs; "" or the error.
+template <class F>
+std::string run_repeated(const Case& c, RankState& rs, const std::vector<DeviceBuffer*>& outs,
+                         F&& body) {
+  for (int i = 0; i < c.runs; ++i) {
+    for (DeviceBuffer* o : outs) o->fill(0xFF);
+    Status st = body();
+    if (!st.ok()) return st.error().message;
+    rs.stream->synchronize();
+    if (Status cs = rs.comm->check(); !cs.ok()) return cs.error().message;
+    if (c.fused && rs.exec->last_transport() != c.transport)
+      return std::string("ran on the ") +
+             (rs.exec->last_transport() == kNccl ? "NCCL" : "copy-engine") + " transport";
+  }
+  return "";
 }
 std::string case_name(const ::testing::TestParamInfo<Case>& i) { return label(i.param); }
 // gtest prints a case by its label (not its bytes, padding included).
@@ -99,9 +124,6 @@ TEST_P(AllGatherGemmTest, MatchesFloat64Reference) {
     DeviceBuffer sb1 = upload(p1.scale_b.data(), p1.scale_b.size() * 4);
     DeviceBuffer bias = upload(p1.bias_v.data(), p1.bias_v.size());
     DeviceBuffer o0(d, size_t(c.m * n0 * 2)), o1(d, size_t(c.m * n1 * 2)), g(d, size_t(c.m * k));
-    o0.fill(0xFF);
-    o1.fill(0xFF);
-    g.fill(0xFF);
     runtime::AllGatherGemmArgs args;
     args.m = c.m;
     args.k = k;
@@ -114,11 +136,12 @@ TEST_P(AllGatherGemmTest, MatchesFloat64Reference) {
     args.gathered_a = g.data();
     args.chunks = c.chunks;
     args.sm_reserve = c.sm_reserve;
-    Status st = c.fused ? rs.exec->all_gather_gemm(args, rs.stream->get())
-                        : rs.exec->all_gather_gemm_unfused(args, rs.stream->get());
-    if (!st.ok()) return st.error().message;
-    rs.stream->synchronize();
-    if (Status cs = rs.comm->check(); !cs.ok()) return cs.error().message;
+    args.transport = c.transport;
+    const std::string e = run_repeated(c, rs, {&o0, &o1, &g}, [&] {
+      return c.fused ? rs.exec->all_gather_gemm(args, rs.stream->get())
+                     : rs.exec->all_gather_gemm_unfused(args, rs.stream->get());
+    });
+    if (!e.empty()) return e;
     d0[r].resize(o0.size());
     d1[r].resize(o1.size());
     gathered[r].resize(g.size());
@@ -150,9 +173,13 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kTensor, 4, 6, true},  // more chunks than rows
                       Case{fusion::ScaleMode::kBlock, 1, 666, false},
                       Case{fusion::ScaleMode::kTensor, 1, 666, false},
+                      Case{fusion::ScaleMode::kTensor, 2, 666, true, 0, kNccl},
+                      Case{fusion::ScaleMode::kRow, 4, 666, true, 0, kNccl},
+                      Case{fusion::ScaleMode::kBlock, 2, 666, true, 0, kNccl},
+                      Case{fusion::ScaleMode::kBlock, 2, 1024, true, 0, Transport::kCopyEngine, 3},
                       // 128 of 132 SMs reserved: the few CTAs left loop over every tile
-                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128},
-                      Case{fusion::ScaleMode::kBlock, 4, 666, true, 16}),
+                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128, kNccl},
+                      Case{fusion::ScaleMode::kBlock, 4, 666, true, 16, kNccl}),
     case_name);
 
 class GemmReduceScatterTest : public ::testing::TestWithParam<Case> {};
@@ -170,7 +197,9 @@ TEST_P(GemmReduceScatterTest, MatchesFloat64Reference) {
     const std::vector<double> ref = reference(p.back());
     for (size_t i = 0; i < sum.size(); ++i) sum[i] += ref[i];
   }
-  const codegen::GemmSpec spec = overlap_spec(c.m, n, k, c.mode, false);
+  // An accumulating kernel, as the daemon compiles for these regions: the copy-engine ring
+  // adds the received partial with it; the NCCL paths pass it no C.
+  const codegen::GemmSpec spec = overlap_spec(c.m, n, k, c.mode, false, true);
   const std::vector<uint8_t>& cubin = cubin_of(spec);
   const int64_t shard = c.m / ws;
   std::vector<std::vector<uint8_t>> y(ws);
@@ -183,7 +212,6 @@ TEST_P(GemmReduceScatterTest, MatchesFloat64Reference) {
     DeviceBuffer sa = upload(q.scale_a.data(), q.scale_a.size() * 4);
     DeviceBuffer sb = upload(q.scale_b.data(), q.scale_b.size() * 4);
     DeviceBuffer out(d, size_t(shard * n * 2));
-    out.fill(0xFF);
     runtime::GemmReduceScatterArgs args;
     args.m = c.m;
     args.k = k;
@@ -197,11 +225,12 @@ TEST_P(GemmReduceScatterTest, MatchesFloat64Reference) {
     args.y = out.data();
     args.chunks = c.chunks;
     args.sm_reserve = c.sm_reserve;
-    Status st = c.fused ? rs.exec->gemm_reduce_scatter(args, rs.stream->get())
-                        : rs.exec->gemm_reduce_scatter_unfused(args, rs.stream->get());
-    if (!st.ok()) return st.error().message;
-    rs.stream->synchronize();
-    if (Status cs = rs.comm->check(); !cs.ok()) return cs.error().message;
+    args.transport = c.transport;
+    const std::string e = run_repeated(c, rs, {&out}, [&] {
+      return c.fused ? rs.exec->gemm_reduce_scatter(args, rs.stream->get())
+                     : rs.exec->gemm_reduce_scatter_unfused(args, rs.stream->get());
+    });
+    if (!e.empty()) return e;
     y[rs.rank].resize(out.size());
     out.download(y[rs.rank]);
     return "";
@@ -226,8 +255,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kBlock, 4, 666, true},
                       Case{fusion::ScaleMode::kTensor, 4, 6, true},  // more chunks than rows
                       Case{fusion::ScaleMode::kRow, 1, 666, false},
-                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128},
-                      Case{fusion::ScaleMode::kRow, 4, 666, true, 16}),
+                      Case{fusion::ScaleMode::kTensor, 2, 666, true, 0, kNccl},
+                      Case{fusion::ScaleMode::kBlock, 4, 666, true, 0, kNccl},
+                      Case{fusion::ScaleMode::kRow, 2, 1024, true, 0, Transport::kCopyEngine, 3},
+                      Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128, kNccl},
+                      Case{fusion::ScaleMode::kRow, 4, 666, true, 16, kNccl}),
     case_name);
 
 // M not divisible by the world size: refused before anything is enqueued (no rank hangs).

@@ -131,7 +131,7 @@ const std::vector<uint8_t>& cubin_of(const codegen::GemmSpec& spec) {
 }
 
 codegen::GemmSpec overlap_spec(int64_t m_hint, int64_t n, int64_t k, fusion::ScaleMode s,
-                               bool bias) {
+                               bool bias, bool accumulate) {
   codegen::GemmSpec spec;
   spec.arch = world().arch;
   spec.variant = std::string(codegen::default_variant(spec.arch));
@@ -141,6 +141,7 @@ codegen::GemmSpec overlap_spec(int64_t m_hint, int64_t n, int64_t k, fusion::Sca
   spec.scale = s;
   spec.out = codegen::OutDtype::kBF16;
   spec.bias = bias;
+  spec.accumulate = accumulate;
   spec.tile = codegen::choose_tile(spec);
   return spec;
 }

@@ -46,7 +46,7 @@ const std::vector<uint8_t>& cubin_of(const codegen::GemmSpec& spec);
 
 // The default variant's spec for the world's arch, tile chosen for m_hint.
 codegen::GemmSpec overlap_spec(int64_t m_hint, int64_t n, int64_t k, fusion::ScaleMode s,
-                               bool bias);
+                               bool bias, bool accumulate = false);
 
 // Destroys every communicator (in parallel, as NCCL wants); registered as a gtest environment.
 void tear_down_world();

@@ -35,10 +35,12 @@ wait_socket() {
   fail "no socket at $1 after 10 s"
 }
 
-# Every region of a run reply (JSON on stdin) executed (when fused) with an ok check.
+# Every region of a run reply (JSON on stdin) executed (when fused) with an ok check; with an
+# argument, on that transport (copy_engine: the workers of one daemon map each other's memory).
 check_reply() {
   python3 -c '
 import json, sys
+want = sys.argv[1] if len(sys.argv) > 1 else None
 r = json.load(sys.stdin)
 fused = [g for g in r["regions"] if g["fused"]]
 assert fused, "no fused region"
@@ -48,9 +50,10 @@ for g in fused:
     assert c["ok"], c
     for name, e in c["rel_error_vs_float64"].items():
         assert e is not None and e <= c["bound"][name], (name, c)
-    print("region %d %s: %.3f ms, vs unfused %s, vs float64 %s" % (g["id"], g["kind"],
-          g["ms_median"], c["rel_error"], c["rel_error_vs_float64"]))
-'
+    assert want is None or g["transport"] == want, ("transport", g["transport"], want)
+    print("region %d %s (%s): %.3f ms, vs unfused %s, vs float64 %s" % (g["id"], g["kind"],
+          g["transport"], g["ms_median"], c["rel_error"], c["rel_error_vs_float64"]))
+' "$@"
 }
 
 echo "== one daemon, two GPUs"
@@ -59,7 +62,7 @@ PIDS+=($!)
 wait_socket "$T/s/a.sock"
 timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
   --check --iters 5 --json >"$T/one.json" 2>"$T/one.log" || fail "tpjit run (rc $?): $(cat "$T/one.log")"
-check_reply <"$T/one.json" || fail "checks: $(cat "$T/one.json")"
+check_reply copy_engine <"$T/one.json" || fail "checks: $(cat "$T/one.json")"
 
 timeout 120 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp4.json" --m 2048 \
   >"$T/tp4.out" 2>&1 && fail "a TP4 graph ran on two GPUs"

@@ -1,0 +1,206 @@
+// The copy-engine transport of the fused executors (overlap.h, "Transport"): bytes move with
+// cuMemcpyDtoDAsync into a peer's window, flags with cuStreamWriteValue32 / WaitValue32.
+//
+// Window layout (each rank's, the same on every rank): kFlagBytes of uint32 flags, then the
+// staging. Flags are written only by peers (and read by this rank's streams), each by one
+// writer:
+//   all-gather:     ready[src * kMaxChunks + j]  src's sub-chunk j landed here (this run)
+//                   consumed[ws * kMaxChunks + r] rank r has read what this rank sent it
+//   reduce-scatter: ready[s * kMaxChunks + j]    the predecessor's ring step s, sub-chunk j
+//                   consumed[ws * kMaxChunks]    the successor has read this rank's partials
+#include <string>
+
+#include "runtime/overlap.h"
+#include "runtime/overlap_state.h"
+
+namespace tpjit::runtime {
+
+using namespace overlap_detail;
+
+namespace {
+
+constexpr int kMaxChunks = 64;
+
+size_t round256(size_t b) { return (b + 255) / 256 * 256; }
+size_t flag_bytes(int ws) { return round256(sizeof(uint32_t) * size_t(ws) * (kMaxChunks + 1)); }
+int ready(int src_or_step, int j) { return src_or_step * kMaxChunks + j; }
+int consumed(int ws, int r) { return ws * kMaxChunks + r; }
+
+CUdeviceptr dptr(const void* p) { return reinterpret_cast<CUdeviceptr>(p); }
+
+// Raise flag `i` of the window at `flags` (a peer's) to `v` once `s` gets here. The default
+// write is fenced: every write `s` made before it is visible first.
+void signal(const Driver& d, CUstream s, uint8_t* flags, int i, uint32_t v) {
+  TPJIT_CU(d, cuStreamWriteValue32(s, dptr(flags + 4 * i), v, CU_STREAM_WRITE_VALUE_DEFAULT));
+}
+// Hold `s` until flag `i` of this rank's window reaches `v` (modulo 2^32).
+void await(const Driver& d, CUstream s, uint8_t* flags, int i, uint32_t v) {
+  TPJIT_CU(d, cuStreamWaitValue32(s, dptr(flags + 4 * i), v, CU_STREAM_WAIT_VALUE_GEQ));
+}
+void copy(const Driver& d, CUstream s, void* dst, const void* src, int64_t bytes) {
+  TPJIT_CU(d, cuMemcpyDtoDAsync(dptr(dst), dptr(src), size_t(bytes), s));
+}
+
+Error too_many_chunks(int chunks) {
+  return make_error(errc::kBadRequest,
+                    "overlap: the copy-engine transport takes at most " +
+                        std::to_string(kMaxChunks) + " chunks (got " + std::to_string(chunks) +
+                        "); ask for fewer",
+                    "runtime.overlap");
+}
+
+}  // namespace
+
+Result<CeWindow*> OverlapExecutor::State::copy_engine(CeWindow& w, Transport t, size_t bytes,
+                                                      CUstream stream) {
+  if (t == Transport::kNccl || comm->world_size() == 1) return static_cast<CeWindow*>(nullptr);
+  if (!w.unavailable && w.win.size() < bytes) {
+    // Every rank gets here in the same call; once all streams are idle, no peer writes into
+    // the old window any more, and create()'s exchange is the barrier before it is freed.
+    TPJIT_CU(*d, cuStreamSynchronize(stream));
+    comm_stream.synchronize();
+    Result<PeerWindow> made = PeerWindow::create(*d, *comm, bytes + flag_bytes(comm->world_size()),
+                                                 comm_stream.get());
+    if (made.ok()) {
+      w.win = std::move(made).value();
+      w.epoch = 0;
+    } else if (made.error().code == kErrNoPeerAccess) {
+      w.unavailable = true;
+      w.why = made.error().message;
+    } else {
+      return made.error();
+    }
+  }
+  if (!w.unavailable) return &w;
+  if (t == Transport::kCopyEngine)
+    return make_error(kErrNoPeerAccess, "overlap: no copy-engine transport here: " + w.why,
+                      "runtime.overlap");
+  return static_cast<CeWindow*>(nullptr);
+}
+
+Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, const ChunkPlan& p,
+                                                  CeWindow& w, CUstream stream) {
+  if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
+  const int ws = p.world_size, q = comm->rank();
+  const int64_t sf = scale_a_floats_per_row(a.gemms[0].kernel->spec().scale, a.k);
+  // Staging as in the NCCL path: sub-chunk j of rank r at rows ws * begin(j) + r * rows(j).
+  const size_t a_at = flag_bytes(ws), scale_at = round256(a_at + size_t(p.m * a.k));
+  auto row_of = [&](int j, int r) { return ws * p.begin(j) + r * p.rows(j); };
+  uint8_t* mine = w.win.local();
+  const uint32_t e = ++w.epoch;
+  const CUstream cs = comm_stream.get();
+
+  Event& start = event(0);
+  start.record(stream);
+  comm_stream.wait(start.get());  // the shard (and its scales) are written
+  for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
+  for (int j = 0; j < p.chunks; ++j) {
+    for (int i = 1; i < ws; ++i) {
+      const int r = (q + i) % ws;
+      uint8_t* peer = w.win.peer(r);
+      copy(*d, cs, peer + a_at + row_of(j, q) * a.k, at(a.a_shard, p.begin(j) * a.k), p.rows(j) * a.k);
+      if (sf > 0)
+        copy(*d, cs, peer + scale_at + row_of(j, q) * sf * 4, a.scale_a_shard + p.begin(j) * sf,
+             p.rows(j) * sf * 4);
+      signal(*d, cs, peer, ready(q, j), e);
+    }
+  }
+  if (a.gathered_a) {  // the gathered A in [M, K] order, off the GEMMs' critical path
+    copy(*d, cs, at(a.gathered_a, q * p.shard_rows * a.k), a.a_shard, p.shard_rows * a.k);
+    for (int j = 0; j < p.chunks; ++j)
+      for (int i = 1; i < ws; ++i) {
+        const int r = (q + i) % ws;
+        await(*d, cs, mine, ready(r, j), e);
+        copy(*d, cs, at(a.gathered_a, (r * p.shard_rows + p.begin(j)) * a.k),
+             mine + a_at + row_of(j, r) * a.k, p.rows(j) * a.k);
+      }
+  }
+  Event& comm_done = event(1);
+  comm_done.record(cs);
+
+  auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
+    for (const AgGemm& g : a.gemms) {
+      GemmArgs ga{};
+      ga.a = a_rows;
+      ga.b = g.b;
+      ga.d = g.d;
+      ga.scale_a = scale_rows;
+      ga.scale_b = g.scale_b;
+      ga.bias = g.bias;
+      ga.m = static_cast<int>(rows);
+      ga.lda = a.k;
+      ga.ldb = g.ldb;
+      ga.ldd = g.ldd;
+      ga.d_row_offset = d_row;
+      if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
+    }
+    return ok_status();
+  };
+  // The local shard first, on every SM, while the copy engines bring the others' rows.
+  if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows); !st.ok())
+    return st;
+  for (int j = 0; j < p.chunks; ++j)
+    for (int i = 1; i < ws; ++i) {
+      const int r = (q + i) % ws;
+      await(*d, stream, mine, ready(r, j), e);
+      const int64_t row = row_of(j, r);
+      const float* scale = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) + row * sf
+                                  : a.scale_a_shard;
+      if (Status st = run(mine + a_at + row * a.k, scale, p.rows(j), r * p.shard_rows + p.begin(j));
+          !st.ok())
+        return st;
+    }
+  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  // Everything the peers sent this run is read: they may write the next run's.
+  for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
+  return ok_status();
+}
+
+Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArgs& a,
+                                                      const ChunkPlan& p, CeWindow& w,
+                                                      CUstream stream) {
+  if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
+  const codegen::GemmSpec& sp = a.kernel->spec();
+  const int ws = p.world_size, q = comm->rank();
+  const int succ = (q + 1) % ws, pred = (q + ws - 1) % ws;
+  const int64_t row_bytes = sp.n * codegen::out_dtype_bytes(sp.out);
+  const int64_t sf = scale_a_floats_per_row(sp.scale, a.k);
+  const size_t recv_at = flag_bytes(ws);
+  // Step s's sub-chunk j sits at row s * shard_rows + begin(j) of the send and receive areas.
+  auto slot = [&](int s, int j) { return (s * p.shard_rows + p.begin(j)) * row_bytes; };
+  ensure(rs_send, size_t((ws - 1) * p.shard_rows * row_bytes), stream);
+  uint8_t* mine = w.win.local();
+  uint8_t* next = w.win.peer(succ);
+  const uint32_t e = ++w.epoch;
+  const CUstream cs = comm_stream.get();
+
+  // The successor's receive area is free once it has read the last run's partials.
+  await(*d, cs, mine, consumed(ws, 0), e - 1);
+  for (int s = 0; s < ws; ++s) {
+    const int target = (q - s - 1 + 2 * ws) % ws;  // whose rows this step sums
+    const bool last = s == ws - 1;
+    for (int j = 0; j < p.chunks; ++j) {
+      void* d_rows = last ? at(a.y, p.begin(j) * row_bytes) : at(rs_send.data(), slot(s, j));
+      GemmArgs g = rows_args(a, target * p.shard_rows + p.begin(j), p.rows(j), d_rows, sf);
+      if (s > 0) {  // add the predecessor's partial of the same rows, once it has landed
+        await(*d, stream, mine, ready(s - 1, j), e);
+        g.c = mine + recv_at + slot(s - 1, j);
+        g.ldc = sp.n;
+      }
+      if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+      if (last) continue;
+      Event& computed = event(size_t(s * p.chunks + j));
+      computed.record(stream);
+      comm_stream.wait(computed.get());
+      copy(*d, cs, next + recv_at + slot(s, j), at(rs_send.data(), slot(s, j)), p.rows(j) * row_bytes);
+      signal(*d, cs, next, ready(s, j), e);
+    }
+  }
+  Event& comm_done = event(size_t((ws - 1) * p.chunks));
+  comm_done.record(cs);
+  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));  // rs_send is free again
+  signal(*d, stream, w.win.peer(pred), consumed(ws, 0), e);
+  return ok_status();
+}
+
+}  // namespace tpjit::runtime
