@@ -28,27 +28,24 @@ constexpr const char* kTuneUsage =
     "                        [--scale tensor|row|block] [--iters N] [--force]\n";
 constexpr const char* kOverlapUsage =
     "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
-    "                           [--sm-reserve LIST] [--iters N] [--warmup N]\n"
-    "                           [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n";
+    "                           [--sm-reserve LIST] [--transports nccl,ce] [--iters N]\n"
+    "                           [--warmup N] [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n";
 
-int usage() {
-  std::fprintf(stderr, "%s%s%s", kGemmUsage, kTuneUsage, kOverlapUsage);
-  return 2;
+// The usage on `out`; the exit code: 0 when it was asked for (stdout), 2 after a mistake.
+int usage(FILE* out = stderr) {
+  std::fprintf(out, "%s%s%s", kGemmUsage, kTuneUsage, kOverlapUsage);
+  return out == stdout ? 0 : 2;
 }
 
-// Reads the subcommand's flags; on --help or a bad flag prints the usage (after the error
-// naming the flag) and gives false.
-bool read_flags(const char* command, int argc, char** argv, const std::vector<Flag>& flags) {
+// Reads the subcommand's flags: -1 to go on; else the exit code after printing the usage
+// (0 for --help, on stdout; 2 for a bad flag, after the error naming it).
+int read_flags(const char* command, int argc, char** argv, const std::vector<Flag>& flags) {
   for (int i = 2; i < argc; ++i)
-    if (std::strcmp(argv[i], "--help") == 0) {
-      usage();
-      return false;
-    }
+    if (std::strcmp(argv[i], "--help") == 0) return usage(stdout);
   const Status parsed = parse_flags(argc, argv, 2, flags);
-  if (parsed.ok()) return true;
+  if (parsed.ok()) return -1;
   std::fprintf(stderr, "tpjit-bench %s: %s\n", command, parsed.error().message.c_str());
-  usage();
-  return false;
+  return usage();
 }
 
 // The subcommand's exit code; an exception that escapes it is reported and gives 1.
@@ -63,38 +60,39 @@ int run_reporting(const char* command, const std::function<int()>& run) {
 
 int gemm_main(int argc, char** argv) {
   GemmBenchOptions opts;
-  if (!read_flags("gemm", argc, argv,
-                  {shapes_flag("--shapes", &opts.shapes),
-                   name_list_flag("--variants", &opts.variants), int_flag("--iters", &opts.iters, 1),
-                   int_flag("--warmup", &opts.warmup, 0), text_flag("--json", &opts.json_path)}))
-    return 2;
+  const std::vector<Flag> flags = {
+      shapes_flag("--shapes", &opts.shapes),
+      name_list_flag("--variants", &opts.variants), int_flag("--iters", &opts.iters, 1),
+      int_flag("--warmup", &opts.warmup, 0), text_flag("--json", &opts.json_path)};
+  if (int rc = read_flags("gemm", argc, argv, flags); rc >= 0) return rc;
   return run_reporting("gemm", [&] { return run_gemm_bench(opts); });
 }
 
 int tune_main(int argc, char** argv) {
   TuneOptions opts;
   // --scale is checked by run_tune, which turns it into a scale mode.
-  if (!read_flags("tune", argc, argv,
-                  {text_flag("--cache-dir", &opts.cache_dir), shapes_flag("--shapes", &opts.shapes),
-                   text_flag("--scale", &opts.scale), int_flag("--iters", &opts.iters, 1),
-                   switch_flag("--force", &opts.force)}))
-    return 2;
+  const std::vector<Flag> flags = {
+      text_flag("--cache-dir", &opts.cache_dir), shapes_flag("--shapes", &opts.shapes),
+      text_flag("--scale", &opts.scale), int_flag("--iters", &opts.iters, 1),
+      switch_flag("--force", &opts.force)};
+  if (int rc = read_flags("tune", argc, argv, flags); rc >= 0) return rc;
   return run_reporting("tune", [&] { return run_tune(opts); });
 }
 
 int overlap_main(int argc, char** argv) {
   OverlapBenchOptions opts;
   const std::vector<std::string> every_layer = opts.layers;  // the default is every layer
-  if (!read_flags("overlap", argc, argv,
-                  {int64_list_flag("--m", &opts.ms, 1),
-                   name_list_flag("--layers", &opts.layers, every_layer),
-                   int_list_flag("--chunks", &opts.chunks, 1),
-                   int_list_flag("--sm-reserve", &opts.sm_reserves, 0),
-                   int_flag("--iters", &opts.iters, 1), int_flag("--warmup", &opts.warmup, 0),
-                   int_flag("--nccl-ctas", &opts.nccl_max_ctas, 0),
-                   text_flag("--json", &opts.json_path),
-                   text_flag("--cache-dir", &opts.cache_dir)}))
-    return 2;
+  const std::vector<Flag> flags = {
+      int64_list_flag("--m", &opts.ms, 1),
+      name_list_flag("--layers", &opts.layers, every_layer),
+      int_list_flag("--chunks", &opts.chunks, 1),
+      int_list_flag("--sm-reserve", &opts.sm_reserves, 0),
+      name_list_flag("--transports", &opts.transports, {"nccl", "ce"}),
+      int_flag("--iters", &opts.iters, 1), int_flag("--warmup", &opts.warmup, 0),
+      int_flag("--nccl-ctas", &opts.nccl_max_ctas, 0),
+      text_flag("--json", &opts.json_path),
+      text_flag("--cache-dir", &opts.cache_dir)};
+  if (int rc = read_flags("overlap", argc, argv, flags); rc >= 0) return rc;
   return run_reporting("overlap", [&] { return run_overlap_bench(opts); });
 }
 
@@ -107,5 +105,6 @@ int main(int argc, char** argv) {
   if (command == "gemm") return gemm_main(argc, argv);
   if (command == "tune") return tune_main(argc, argv);
   if (command == "overlap") return overlap_main(argc, argv);
+  if (command == "--help" || command == "help") return usage(stdout);
   return usage();
 }
