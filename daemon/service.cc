@@ -127,12 +127,12 @@ class CompileService final : public RequestHandler {
             region.fused ? region_execution(region, request.graph.world_size, request.m[i], overlap_)
                          : json());
         if (!region.fused) continue;
-        const bool fused = executions.back().back()["choice"] == "fused";
         for (const auto& gemm : region.gemms) {
-          // The tile suits the launches the execution makes. Fused, each covers one rank's
-          // share of the rows: the shard that just arrived (all-gather) or the rows bound for
-          // one peer (reduce-scatter). Unfused, one launch covers all of them.
-          int64_t rows = fused ? gemm.m / request.graph.world_size : gemm.m;
+          // The tile suits the launches the execution makes. Unfused, and fused on one host
+          // (the copy engines' one hooked launch, runtime/overlap.h), one launch covers all
+          // M rows. Fused through NCCL (ranks on several hosts), each launch covers one
+          // rank's share; the whole-M tile is then a little large, never wrong.
+          const int64_t rows = gemm.m;
           for (auto arch : request.archs) {
             auto spec = codegen::make_gemm_spec(gemm, rows, arch);
             if (!spec) return with_m(spec.error(), request.m[i]);

@@ -127,6 +127,11 @@ Result<GemmKernel> GemmKernel::load(const Driver& d, const codegen::GemmSpec& sp
   return GemmKernel(&d, spec, std::move(m).value(), std::move(f).value(), max_clusters);
 }
 
+bool has_hooks(const GemmArgs& a) {
+  return a.first_m_block != 0 || a.a_ready || a.c_ready || a.tile_done || a.own_d || a.own_c ||
+         a.own_end != a.own_begin || a.hook_group_mc != 0;
+}
+
 Status GemmKernel::check_args(const GemmArgs& a) const {
   const int64_t n = spec_.n, k = spec_.k;
   const codegen::LaunchShape shape = codegen::launch_shape(spec_, 0);
@@ -146,8 +151,25 @@ Status GemmKernel::check_args(const GemmArgs& a) const {
   }
   if (a.ldd < n || a.d_row_offset < 0) return bad_args("ldd must be >= n; d_row_offset >= 0");
   if (spec_.bias != (a.bias != nullptr)) return bad_args("bias pointer must match spec.bias");
-  if (a.c && !spec_.accumulate) return bad_args("a c pointer needs a kernel with spec.accumulate");
-  if (a.c && a.ldc < n) return bad_args("ldc must be >= n");
+  if ((a.c || a.own_c) && !spec_.accumulate)
+    return bad_args("a c pointer needs a kernel with spec.accumulate");
+  if ((a.c || a.own_c) && a.ldc < n) return bad_args("ldc must be >= n");
+  if (has_hooks(a)) {
+    if (spec_.variant != "sm90_wgmma")
+      return bad_args("overlap hooks (a_ready, c_ready, tile_done, own rows, first_m_block) "
+                      "need the sm90_wgmma variant, not " + spec_.variant);
+    const int64_t m_blocks = (a.m + spec_.tile.bm - 1) / spec_.tile.bm;
+    if (a.first_m_block < 0 || (a.m > 0 && a.first_m_block >= m_blocks) ||
+        a.first_m_block % spec_.tile.cluster_m != 0)
+      return bad_args("first_m_block must be a multiple of the cluster within [0, M tiles)");
+    const bool flags = a.a_ready || a.c_ready || a.tile_done;
+    if (flags && (a.hook_shard_rows < 1 || a.hook_chunk_rows < 1 || a.hook_stride < 1))
+      return bad_args("hook_shard_rows, hook_chunk_rows and hook_stride must be >= 1");
+    if (a.own_end < a.own_begin || (a.own_end > a.own_begin && !a.own_d))
+      return bad_args("own rows need own_d and own_begin <= own_end");
+    if (a.hook_group_mc < 0 || a.hook_group_mc > 16)
+      return bad_args("hook_group_mc must be within [0, 16]");
+  }
   return ok_status();
 }
 
@@ -216,7 +238,9 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
   cfg.stream = stream;
   cfg.cluster = {sh.cluster_x, 1, 1};
   GemmArgs local = args;
-  local.split_k = codegen::split_for(spec_, args.m, static_cast<int>(cap));
+  // Hooked launches wait on other GPUs inside tiles: every tile must be one unit, so that a
+  // CTA never waits with work another rank needs still queued behind it (no split K).
+  local.split_k = has_hooks(args) ? 1 : codegen::split_for(spec_, args.m, static_cast<int>(cap));
   local.workspace = nullptr;
   local.tile_counters = nullptr;
   local.reserved = 0;

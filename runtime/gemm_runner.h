@@ -27,6 +27,10 @@ struct LaunchOptions {
   int max_ctas = 0;
 };
 
+// Whether `a` uses any overlap hook (templates/overlap_hooks.cuh): only sm90_wgmma kernels
+// take them, and their launches never split K.
+bool has_hooks(const GemmArgs& a);
+
 // A generated GEMM loaded into the current context. Move-only (owns its Module).
 class GemmKernel {
  public:

@@ -79,11 +79,16 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
     const fusion::ScaleMode mode = a.gemms[0].kernel->spec().scale;
     const int64_t sf = scale_a_floats_per_row(mode, a.k);
     // The copy engines' window holds the gathered rows and their scales (overlap_ce.cc).
-    const size_t window = size_t(p.m * a.k + 256 + p.m * sf * 4);
+    const size_t window = size_t(p.m * a.k + 256 + p.m * sf * 4);  // both copy-engine paths
     Result<CeWindow*> ce = s.copy_engine(s.ag_ce, a.transport, window, stream);
     if (!ce.ok()) return ce.error();
     s.last = *ce ? Transport::kCopyEngine : Transport::kNccl;
-    if (*ce) return s.all_gather_gemm_ce(a, p, **ce, stream);
+    if (*ce) {
+      bool one = a.one_launch;
+      for (const AgGemm& g : a.gemms) one = one && State::hooked(*g.kernel);
+      return one ? s.all_gather_gemm_one_launch(a, p, **ce, stream)
+                 : s.all_gather_gemm_ce(a, p, **ce, stream);
+    }
     // Staging: sub-chunk j of every rank, [ws][rows(j)][K], packed one after another.
     s.ensure(s.stage, size_t(p.m * a.k), stream);
     if (sf > 0) s.ensure(s.scale_stage, size_t(p.m * sf * 4), stream);

@@ -38,6 +38,15 @@
 //                        communication after it, and the kernel must have spec.accumulate
 //                        (kAuto falls back to NCCL without it). chunks >= 2 lets step s + 1
 //                        start while step s's copies are in flight.
+// One launch: with sm90_wgmma kernels (and, for the reduce-scatter, two ranks and M / 2 a
+// multiple of 64) the copy-engine paths launch each GEMM once over all M rows instead of once
+// per sub-chunk, so the GEMM keeps its whole-M tiling and waves. The kernel itself waits for
+// rows still in flight and counts the rows it has stored (templates/overlap_hooks.cuh); its
+// tiles start with the local shard (all-gather; the shard is copied into the window on the
+// caller's stream just before) or with the peer's rows (reduce-scatter, whose sub-chunks then
+// leave as soon as they are stored). Nothing a waiting tile needs may run on this GPU's SMs,
+// and the launch's CTAs must all be resident at once: true when nothing else runs on the GPU.
+// one_launch = false keeps one launch per sub-chunk.
 // A rank never writes a peer's staging before the peer has finished reading the previous
 // run's: each run ends by raising a "consumed" flag on its senders. Flags count runs (epochs,
 // compared modulo 2^32). The first fused run on an executor, and each one that needs a larger
@@ -98,6 +107,7 @@ struct AllGatherGemmArgs {
   int chunks = 1;              // sub-chunks per shard (fused only)
   int sm_reserve = 0;          // fused only: see "SM reservation" above
   Transport transport = Transport::kAuto;  // fused only
+  bool one_launch = true;  // copy engines: see "One launch" above
 };
 
 struct GemmReduceScatterArgs {
@@ -116,6 +126,7 @@ struct GemmReduceScatterArgs {
   int chunks = 1;     // fused only
   int sm_reserve = 0; // fused only: see "SM reservation" above
   Transport transport = Transport::kAuto;  // fused only
+  bool one_launch = true;  // copy engines: see "One launch" above
 };
 
 class OverlapExecutor {

@@ -203,4 +203,153 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   return ok_status();
 }
 
+namespace {
+
+// First M tile of a hooked launch: `row`'s tile, rounded to whole clusters (down, or up with
+// `up`), 0 past the end.
+int first_block(const GemmKernel& k, int64_t m, int64_t row, bool up) {
+  const codegen::TileConfig& t = k.spec().tile;
+  const int64_t blocks = (m + t.bm - 1) / t.bm;
+  int64_t b = up ? (row + t.bm - 1) / t.bm : row / t.bm;
+  b = up ? (b + t.cluster_m - 1) / t.cluster_m * t.cluster_m : b / t.cluster_m * t.cluster_m;
+  return b >= blocks ? 0 : int(b);
+}
+
+// Tile-order group (GemmArgs::hook_group_mc) for phases of `rows` rows: the largest count of
+// cluster rows up to the default 16 / cluster that divides a phase, so that no group mixes
+// two phases (when the phase is whole cluster rows; else 1).
+int group_for(const GemmKernel& k, int64_t rows) {
+  const codegen::TileConfig& t = k.spec().tile;
+  const int64_t unit = int64_t(t.bm) * t.cluster_m;
+  if (rows % unit != 0) return 1;
+  int g = 16 / t.cluster_m;
+  while (g > 1 && (rows / unit) % g != 0) --g;
+  return g;
+}
+
+// 64-row slabs (the unit the kernel counts in tile_done) that rows [r0, r0 + n) touch.
+int64_t slabs(int64_t r0, int64_t n) { return (r0 + n - 1) / 64 - r0 / 64 + 1; }
+
+}  // namespace
+
+bool OverlapExecutor::State::hooked(const GemmKernel& k) {
+  return k.spec().variant == "sm90_wgmma";
+}
+
+Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArgs& a,
+                                                          const ChunkPlan& p, CeWindow& w,
+                                                          CUstream stream) {
+  if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
+  const int ws = p.world_size, q = comm->rank();
+  const int64_t sf = scale_a_floats_per_row(a.gemms[0].kernel->spec().scale, a.k);
+  // The window holds the gathered A in [M, K] order (this rank's shard too) and its scales.
+  const size_t a_at = flag_bytes(ws), scale_at = round256(a_at + size_t(p.m * a.k));
+  uint8_t* mine = w.win.local();
+  const uint32_t e = ++w.epoch;
+  const CUstream cs = comm_stream.get();
+  auto send = [&](CUstream on, uint8_t* to, int j) {  // this rank's sub-chunk j into a window
+    const int64_t row = q * p.shard_rows + p.begin(j);
+    copy(*d, on, to + a_at + row * a.k, at(a.a_shard, p.begin(j) * a.k), p.rows(j) * a.k);
+    if (sf > 0)
+      copy(*d, on, to + scale_at + row * sf * 4, a.scale_a_shard + p.begin(j) * sf,
+           p.rows(j) * sf * 4);
+    signal(*d, on, to, ready(q, j), e);
+  };
+
+  Event& start = event(0);
+  start.record(stream);
+  comm_stream.wait(start.get());
+  for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
+  for (int j = 0; j < p.chunks; ++j)
+    for (int i = 1; i < ws; ++i) send(cs, w.win.peer((q + i) % ws), j);
+  // The local shard goes in on the GEMMs' stream, before them: a copy within one GPU may run
+  // as a kernel, which would find no SM free beside a launch that waits for it.
+  for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
+  if (a.gathered_a) {
+    for (int j = 0; j < p.chunks; ++j)
+      for (int i = 1; i < ws; ++i) await(*d, cs, mine, ready((q + i) % ws, j), e);
+    copy(*d, cs, a.gathered_a, mine + a_at, p.m * a.k);
+  }
+  Event& comm_done = event(1);
+  comm_done.record(cs);
+
+  for (const AgGemm& g : a.gemms) {
+    GemmArgs ga{};
+    ga.a = mine + a_at;
+    ga.b = g.b;
+    ga.d = g.d;
+    ga.scale_a = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard;
+    ga.scale_b = g.scale_b;
+    ga.bias = g.bias;
+    ga.m = static_cast<int>(p.m);
+    ga.lda = a.k;
+    ga.ldb = g.ldb;
+    ga.ldd = g.ldd;
+    ga.a_ready = reinterpret_cast<const unsigned*>(mine);
+    ga.hook_shard_rows = int(p.shard_rows);
+    ga.hook_chunk_rows = int(p.chunk_rows);
+    ga.hook_stride = kMaxChunks;
+    ga.hook_epoch = e;
+    ga.first_m_block = first_block(*g.kernel, p.m, q * p.shard_rows, false);  // local rows first
+    ga.hook_group_mc = group_for(*g.kernel, p.shard_rows);
+    if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
+  }
+  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
+  return ok_status();
+}
+
+Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceScatterArgs& a,
+                                                              const ChunkPlan& p, CeWindow& w,
+                                                              CUstream stream) {
+  if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
+  const codegen::GemmSpec& sp = a.kernel->spec();
+  const int ws = p.world_size, q = comm->rank(), peer = 1 - q;  // two ranks
+  const int64_t row_bytes = sp.n * codegen::out_dtype_bytes(sp.out);
+  const int64_t n_tiles = (sp.n + sp.tile.bn - 1) / sp.tile.bn;
+  const size_t recv_at = flag_bytes(ws);
+  ensure(rs_send, size_t(p.m * row_bytes), stream);  // indexed by row; the peer's rows used
+  ensure(rs_done, sizeof(uint32_t) * ws * kMaxChunks, stream);
+  uint8_t* mine = w.win.local();
+  const uint32_t e = ++w.epoch;
+  const CUstream cs = comm_stream.get();
+
+  // The counters restart at zero each run; the comm stream may look at them only after that.
+  TPJIT_CU(*d, cuMemsetD8Async(rs_done.get(), 0, rs_done.size(), stream));
+  Event& cleared = event(0);
+  cleared.record(stream);
+  comm_stream.wait(cleared.get());
+  GemmArgs g = rows_args(a, 0, p.m, rs_send.data(), scale_a_floats_per_row(sp.scale, a.k));
+  g.own_d = a.y;
+  g.own_c = mine + recv_at;
+  g.ldc = sp.n;
+  g.own_begin = int(q * p.shard_rows);
+  g.own_end = int((q + 1) * p.shard_rows);
+  g.c_ready = reinterpret_cast<const unsigned*>(mine);
+  g.tile_done = static_cast<unsigned*>(rs_done.data());
+  g.hook_shard_rows = int(p.shard_rows);
+  g.hook_chunk_rows = int(p.chunk_rows);
+  g.hook_stride = kMaxChunks;
+  g.hook_epoch = e;
+  g.first_m_block = first_block(*a.kernel, p.m, g.own_end, true);  // the peer's rows first
+  g.hook_group_mc = group_for(*a.kernel, p.shard_rows);
+  if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+
+  // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.
+  await(*d, cs, mine, consumed(ws, 0), e - 1);
+  for (int j = 0; j < p.chunks; ++j) {
+    const int64_t row = peer * p.shard_rows + p.begin(j);
+    const uint32_t stored = uint32_t(slabs(row, p.rows(j)) * n_tiles);
+    await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
+    copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
+         at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);
+    signal(*d, cs, w.win.peer(peer), ready(peer, j), e);
+  }
+  Event& comm_done = event(1);
+  comm_done.record(cs);
+  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  signal(*d, stream, w.win.peer(peer), consumed(ws, 0), e);
+  return ok_status();
+}
+
 }  // namespace tpjit::runtime

@@ -49,11 +49,16 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
       return bad("the copy-engine reduce-scatter needs a kernel with spec.accumulate (it adds "
                  "the received partial sum in the GEMM epilogue)");
     if (!sp.accumulate) t = Transport::kNccl;
-    const size_t window = size_t((ws - 1) * p.shard_rows * sp.n * ob);
+    const size_t window = size_t((ws - 1) * p.shard_rows * sp.n * ob);  // received partials
     Result<CeWindow*> ce = s.copy_engine(s.rs_ce, t, window, stream);
     if (!ce.ok()) return ce.error();
     s.last = *ce ? Transport::kCopyEngine : Transport::kNccl;
-    if (*ce) return s.gemm_reduce_scatter_ce(a, p, **ce, stream);
+    if (*ce)
+      // One launch needs whole 64-row slabs per rank: a slab holding rows of both ranks
+      // would wait for the peer's partial before it could count its other rows as sent.
+      return a.one_launch && ws == 2 && p.shard_rows % 64 == 0 && State::hooked(*a.kernel)
+                 ? s.gemm_reduce_scatter_one_launch(a, p, **ce, stream)
+                 : s.gemm_reduce_scatter_ce(a, p, **ce, stream);
     // Two slots of [ws][chunk_rows][N] partial sums: step j+1 computes into one while step
     // j's reduce-scatter reads the other.
     const int slots = p.chunks < 2 ? 1 : 2;

@@ -124,6 +124,7 @@ struct OverlapExecutor::State {
   DeviceBuffer stage, scale_stage;
   CeWindow ag_ce, rs_ce;      // copy-engine windows (overlap_ce.cc)
   DeviceBuffer rs_send;       // the ring's outgoing partial sums
+  DeviceBuffer rs_done;       // one launch: stored slabs per sub-chunk (tile_done)
   Transport last = Transport::kAuto;
 
   // The window to run on for transport `t`, grown to `bytes` (collective; synchronizes); null
@@ -133,6 +134,13 @@ struct OverlapExecutor::State {
                             CUstream stream);
   Status gemm_reduce_scatter_ce(const GemmReduceScatterArgs& a, const ChunkPlan& p,
                                 CeWindow& w, CUstream stream);
+  // The same with one launch over every row that waits and counts inside the kernel
+  // (templates/overlap_hooks.cuh): for kernels that take the hooks; reduce-scatter on 2 ranks.
+  static bool hooked(const GemmKernel& k);
+  Status all_gather_gemm_one_launch(const AllGatherGemmArgs& a, const ChunkPlan& p, CeWindow& w,
+                                    CUstream stream);
+  Status gemm_reduce_scatter_one_launch(const GemmReduceScatterArgs& a, const ChunkPlan& p,
+                                        CeWindow& w, CUstream stream);
 
   Event& event(size_t i) {
     while (events.size() <= i) events.emplace_back(*d, false);

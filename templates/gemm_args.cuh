@@ -30,8 +30,22 @@ struct GemmArgs {
   float* workspace;
   unsigned* tile_counters;
   int split_k;
-  int reserved;  // zero; keeps the size a multiple of 8 on host and device alike
+  // Overlap hooks (templates/overlap_hooks.cuh; runtime/overlap_ce.cc). sm90_wgmma only; all
+  // zero (null, 0) when unused, which every plain launch leaves them.
+  int first_m_block;         // the persistent tile order starts at this M tile and wraps
+  const unsigned* a_ready;   // wait on these flags before reading a row of A (all-gather)
+  const unsigned* c_ready;   // wait on these before reading an own row's C (reduce-scatter)
+  unsigned* tile_done;       // +1 per stored 64-row slab x N tile, by chunk of other ranks' rows
+  void* own_d;               // rows [own_begin, own_end) go to own_d at row - own_begin ...
+  const void* own_c;         // ... plus own_c at row - own_begin (ldd, ldc); other rows: d, c
+  int hook_shard_rows;       // row r: rank r / hook_shard_rows, sub-chunk (r % shard) / chunk_rows,
+  int hook_chunk_rows;       //   flag or counter [rank * hook_stride + sub-chunk]
+  int hook_stride;
+  unsigned hook_epoch;       // a flag is set once (int)(flag - hook_epoch) >= 0
+  int own_begin, own_end;
+  int hook_group_mc;         // > 0: tile-order groups of this many cluster rows (not 16 / cluster)
+  int reserved;              // zero; keeps the size a multiple of 8 on host and device alike
 };
-static_assert(sizeof(GemmArgs) == 128, "GemmArgs is an ABI shared with runtime/: keep its layout");
+static_assert(sizeof(GemmArgs) == 200, "GemmArgs is an ABI shared with runtime/: keep its layout");
 
 }  // namespace tpjit

@@ -31,6 +31,7 @@
 
 #include "gemm_args.cuh"
 #include "gemm_epilogue.cuh"
+#include "overlap_hooks.cuh"
 #include "sm90_ptx.cuh"
 #include "sm90_split_k.cuh"
 #include "sm90_wgmma_ops.cuh"
@@ -99,16 +100,20 @@ constexpr int epi_bytes() { return 64 * (epi_cols<Cfg>() + 8) * 4; }
 // wgmma fragment (v[4j + 2h + e]: row warp*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e) goes
 // through shared memory in column chunks so that global accesses are 4 adjacent elements per
 // thread and whole rows per warp.
-template <class Cfg>
-__device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0, int cw) {
+template <class Cfg, bool kOwnRows>
+__device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0,
+                                              int cw) {
   constexpr OutKind kOut = Cfg::kOut;
   constexpr int kOB = kOut == OutKind::kF32 ? 4 : 2;
   constexpr int kCols = epi_cols<Cfg>(), kPitch = kCols + 8;
   const int tid = threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
   const int r1 = warp * 16 + lane / 4, q2 = 2 * (lane % 4);
   // Uniform: may this warpgroup use 4-wide accesses (then every index below is a multiple of 4)?
-  const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB);
-  const bool vc = Cfg::kAccumulate && args.c && args.ldc % 4 == 0 && aligned(args.c, 4 * kOB);
+  // With kOwnRows, rows [own_begin, own_end) go to own_d (+ own_c) instead (overlap_hooks.cuh).
+  constexpr bool has_own = kOwnRows;
+  const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB) && (!has_own || aligned(args.own_d, 4 * kOB));
+  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && (!args.c || aligned(args.c, 4 * kOB)) &&
+                  (!args.own_c || aligned(args.own_c, 4 * kOB));
   const bool vb = Cfg::kBias && aligned(args.bias, 4 * kOB);
   const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
   float tensor_scale = 1.0f;
@@ -129,6 +134,9 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
       const int row = row_base + r, col = n0 + c0 + 4 * c4;
       if (row >= args.m || col >= Cfg::kN) continue;
       const bool full = col + 4 <= Cfg::kN;
+      const bool own = has_own && hooks::own_row(args, row);
+      void* const dst = own ? args.own_d : args.d;
+      const void* const cs = own ? args.own_c : args.c;
       const float4 x = ld_shared_v4(buf + (r * kPitch + 4 * c4) * 4);
       float o[4] = {x.x * tensor_scale, x.y * tensor_scale, x.z * tensor_scale, x.w * tensor_scale};
       if constexpr (Cfg::kScale == ScaleKind::kRow) {
@@ -154,27 +162,35 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[e] += b[e];
       }
-      if (Cfg::kAccumulate && args.c) {  // uniform: args.c is the same for every thread
-        const long long ci = static_cast<long long>(row) * args.ldc + col;
+      if (Cfg::kAccumulate && cs) {
+        const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
         float c[4];
-        if (full && vc) load4<kOut>(args.c, ci, c);
+        if (full && vc) load4<kOut>(cs, ci, c);
         else {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) c[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.c, ci + e) : 0.0f;
+          for (int e = 0; e < 4; ++e) c[e] = col + e < Cfg::kN ? kern::load_out<kOut>(cs, ci + e) : 0.0f;
         }
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[e] += c[e];
       }
-      const long long di = (args.d_row_offset + row) * args.ldd + col;
-      if (full && vd) store4<kOut>(args.d, di, o);
+      const long long di = (own ? row - args.own_begin : args.d_row_offset + row) * args.ldd + col;
+      if (full && vd) store4<kOut>(dst, di, o);
       else {
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          if (col + e < Cfg::kN) kern::store_out<kOut>(args.d, di + e, o[e]);
+          if (col + e < Cfg::kN) kern::store_out<kOut>(dst, di + e, o[e]);
       }
     }
     named_barrier(1 + cw, 128);
   }
+}
+
+// Own rows come only with the fused reduce-scatter's one launch: a separate instance keeps
+// the common epilogue free of them.
+template <class Cfg>
+__device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0, int cw) {
+  if (args.own_end > args.own_begin) epilogue_rows<Cfg, true>(args, v, buf, row_base, n0, cw);
+  else epilogue_rows<Cfg, false>(args, v, buf, row_base, n0, cw);
 }
 
 // After the K loop of one unit: with split K, hand the partial to split_k_reduce and stop
@@ -194,7 +210,19 @@ __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAc
         return;
     }
   }
+  // Overlap hooks: an own row's C is the peer's partial sum, read once it has landed; a slab
+  // of other ranks' rows is counted once stored, so the copy engines can send it.
+  const int r0 = m0 + cw * 64, r1 = min(r0 + 64, args.m);
+  if (args.c_ready && r0 < r1) {
+    const int o0 = max(r0, args.own_begin), o1 = min(r1, args.own_end);
+    if (o0 < o1) hooks::wait_rows(args, args.c_ready, o0, o1);
+  }
   epilogue<Cfg>(args, v, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, nb * Cfg::kBN, cw);
+  if (args.tile_done && r0 < r1) {
+    __threadfence_system();
+    named_barrier(1 + cw, 128);
+    if (threadIdx.x % 128 == 0) hooks::count_slab(args, r0, r1);
+  }
 }
 
 template <class Cfg>
@@ -245,6 +273,11 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   const int num_units = num_tiles * split;     // unit u: cluster tile u % num_tiles, K slice u / num_tiles
   const int cluster_id = blockIdx.x / kClusterM;
   const int num_clusters = gridDim.x / kClusterM;
+  // The tile order starts at M tile first_m_block (0 unless an overlap hook asks) and wraps;
+  // hooked launches group rows by phase (tile_order.cuh).
+  const int first_mc = args.first_m_block / kClusterM;
+  const int group_mc = args.hook_group_mc > 0 ? args.hook_group_mc : 16 / kClusterM;
+  auto rotate = [&](int mc) { return mc + first_mc < num_mc ? mc + first_mc : mc + first_mc - num_mc; };
 
   if (wg == 0) {
     // Producer warpgroup: gives its registers to the consumers; one thread issues every copy.
@@ -254,9 +287,14 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
       unsigned phase = 0;
       for (int u = cluster_id; u < num_units; u += num_clusters) {
         int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-        tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+        tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb, group_mc);
+        mc = rotate(mc);
         if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
         const int m_block = mc * kClusterM + static_cast<int>(rank);
+        if (args.a_ready && m_block * kBM < args.m) {  // rows another rank's copy brings
+          hooks::wait_rows(args, args.a_ready, m_block * kBM, min(m_block * kBM + kBM, args.m));
+          hooks::fence_async_global();
+        }
         for (int kb = kb0; kb < kb1; ++kb) {
           mbar_wait(bars + 8 * (kStages + s), phase ^ 1u);
           const unsigned full = bars + 8 * s;
@@ -285,12 +323,15 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     unsigned phase = 0;
     for (int u = cluster_id; u < num_units; u += num_clusters) {
       int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-      tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb);
+      tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb, group_mc);
+      mc = rotate(mc);
       if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
       const int m_block = mc * kClusterM + static_cast<int>(rank);
       const int m0 = m_block * kBM;
       const int n0 = nb * kBN;
       const int row0 = m0 + row_in_tile;
+      if (Cfg::kScale != ScaleKind::kTensor && args.a_ready && m0 + cw * 64 < args.m)  // its scales too
+        hooks::wait_rows(args, args.a_ready, m0 + cw * 64, min(m0 + cw * 64 + 64, args.m));
       if constexpr (kBlock) {
 #pragma unroll
         for (int i = 0; i < kAcc; ++i) fin[i] = 0.0f;

@@ -2,9 +2,10 @@
 // CPU reference of the whole gathered or reduced result: tensor, row and block scales, bf16
 // out, chunk counts 1, 2 and 4, ragged shards (M = 2 x 333), more chunks than rows, two GEMMs
 // sharing one gather (one with a bias), the gathered A materialized, the unfused paths, both
-// transports of the fused paths (NCCL, and the copy engines with their flags: also three runs
-// in a row on one executor, each poisoned and checked), and M not divisible by the world size. Random e4m3 inputs (never zero); outputs poisoned (0xFF:
-// NaN in bf16) before each run, so an unwritten element fails.
+// transports of the fused paths (NCCL; the copy engines with one hooked launch and with one
+// launch per sub-chunk, also several runs in a row on one executor, each poisoned and
+// checked), and M not divisible by the world size. Random e4m3 inputs (never zero); outputs
+// poisoned (0xFF: NaN in bf16) before each run, so an unwritten element fails.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,6 +33,7 @@ struct Case {
   int sm_reserve = 0;  // > 0: the capped persistent grid (SM reservation; NCCL)
   runtime::Transport transport = runtime::Transport::kCopyEngine;  // fused only
   int runs = 1;        // runs in a row on one executor; the last one is checked
+  bool one_launch = true;  // copy engines: one hooked launch over all rows (sm90)
 };
 
 using runtime::Transport;
@@ -42,7 +44,8 @@ std::string label(const Case& c) {
          std::to_string(c.m) +
          (!c.fused ? "_unfused" : c.transport == kNccl ? "_nccl" : "_ce") +
          (c.sm_reserve ? "_r" + std::to_string(c.sm_reserve) : "") +
-         (c.runs > 1 ? "_x" + std::to_string(c.runs) : "");
+         (c.runs > 1 ? "_x" + std::to_string(c.runs) : "") +
+         (c.fused && c.transport != kNccl && !c.one_launch ? "_per_chunk" : "");
 }
 
 // Runs `body` (one region) c.runs times, each on freshly poisoned outputs; "" or the error.
@@ -137,6 +140,7 @@ TEST_P(AllGatherGemmTest, MatchesFloat64Reference) {
     args.chunks = c.chunks;
     args.sm_reserve = c.sm_reserve;
     args.transport = c.transport;
+    args.one_launch = c.one_launch;
     const std::string e = run_repeated(c, rs, {&o0, &o1, &g}, [&] {
       return c.fused ? rs.exec->all_gather_gemm(args, rs.stream->get())
                      : rs.exec->all_gather_gemm_unfused(args, rs.stream->get());
@@ -177,6 +181,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kRow, 4, 666, true, 0, kNccl},
                       Case{fusion::ScaleMode::kBlock, 2, 666, true, 0, kNccl},
                       Case{fusion::ScaleMode::kBlock, 2, 1024, true, 0, Transport::kCopyEngine, 3},
+                      Case{fusion::ScaleMode::kRow, 2, 666, true, 0, Transport::kCopyEngine, 2, false},
+                      Case{fusion::ScaleMode::kTensor, 1, 2048, true, 0, Transport::kCopyEngine, 3, false},
                       // 128 of 132 SMs reserved: the few CTAs left loop over every tile
                       Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128, kNccl},
                       Case{fusion::ScaleMode::kBlock, 4, 666, true, 16, kNccl}),
@@ -226,6 +232,7 @@ TEST_P(GemmReduceScatterTest, MatchesFloat64Reference) {
     args.chunks = c.chunks;
     args.sm_reserve = c.sm_reserve;
     args.transport = c.transport;
+    args.one_launch = c.one_launch;
     const std::string e = run_repeated(c, rs, {&out}, [&] {
       return c.fused ? rs.exec->gemm_reduce_scatter(args, rs.stream->get())
                      : rs.exec->gemm_reduce_scatter_unfused(args, rs.stream->get());
@@ -258,6 +265,8 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kTensor, 2, 666, true, 0, kNccl},
                       Case{fusion::ScaleMode::kBlock, 4, 666, true, 0, kNccl},
                       Case{fusion::ScaleMode::kRow, 2, 1024, true, 0, Transport::kCopyEngine, 3},
+                      Case{fusion::ScaleMode::kBlock, 2, 666, true, 0, Transport::kCopyEngine, 2, false},
+                      Case{fusion::ScaleMode::kTensor, 4, 2048, true, 0, Transport::kCopyEngine, 3, false},
                       Case{fusion::ScaleMode::kTensor, 2, 2048, true, 128, kNccl},
                       Case{fusion::ScaleMode::kRow, 4, 666, true, 16, kNccl}),
     case_name);
