@@ -28,8 +28,9 @@ constexpr const char* kTuneUsage =
     "                        [--scale tensor|row|block] [--iters N] [--force]\n";
 constexpr const char* kOverlapUsage =
     "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
-    "                           [--sm-reserve LIST] [--transports nccl,ce] [--iters N]\n"
-    "                           [--warmup N] [--nccl-ctas N] [--json FILE] [--cache-dir DIR]\n";
+    "                           [--sm-reserve LIST] [--transports nccl,ce,ce_chunked]\n"
+    "                           [--iters N] [--warmup N] [--nccl-ctas N] [--json FILE]\n"
+    "                           [--cache-dir DIR]\n";
 
 // The usage on `out`; the exit code: 0 when it was asked for (stdout), 2 after a mistake.
 int usage(FILE* out = stderr) {
@@ -87,7 +88,7 @@ int overlap_main(int argc, char** argv) {
       name_list_flag("--layers", &opts.layers, every_layer),
       int_list_flag("--chunks", &opts.chunks, 1),
       int_list_flag("--sm-reserve", &opts.sm_reserves, 0),
-      name_list_flag("--transports", &opts.transports, {"nccl", "ce"}),
+      name_list_flag("--transports", &opts.transports, {"nccl", "ce", "ce_chunked"}),
       int_flag("--iters", &opts.iters, 1), int_flag("--warmup", &opts.warmup, 0),
       int_flag("--nccl-ctas", &opts.nccl_max_ctas, 0),
       text_flag("--json", &opts.json_path),

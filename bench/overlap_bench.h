@@ -21,7 +21,8 @@ struct OverlapBenchOptions {
   // reservation"); each R > 0 gets its own communicator with NCCL's max CTAs = R.
   std::vector<int> sm_reserves = {0};
   // Fused transports to time (runtime/overlap.h, "Transport"): "nccl" for each SM reserve and
-  // chunk count, "ce" (copy engines, no SMs) for each chunk count.
+  // chunk count; for each chunk count "ce" (copy engines, no SMs, one hooked launch) and
+  // "ce_chunked" (copy engines, a launch per sub-chunk).
   std::vector<std::string> transports = {"nccl", "ce"};
   std::string cache_dir;  // non-empty: store each shape's choice (cache/overlap_store.h) there
   int iters = 30;

@@ -86,6 +86,8 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   };
   // The executors get the kernel the daemon would compile: shard tiles fused, whole unfused.
   using runtime::Transport;
+  // one: the copy engines' one hooked launch (false: a launch per sub-chunk).
+  bool one = true;
   auto ag_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
                      const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
@@ -93,7 +95,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     return runtime::AllGatherGemmArgs{
         .m = m, .k = l.k, .a_shard = b.a[i % b.sets].data(), .scale_a_shard = scales,
         .gemms = {{k, b.b[i % b.sets].data(), l.k, scales + kScaleB, nullptr, b.d.data(), l.n}},
-        .chunks = chunks, .sm_reserve = reserve, .transport = t};
+        .chunks = chunks, .sm_reserve = reserve, .transport = t, .one_launch = one};
   };
   auto rs_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
                      const runtime::GemmKernel* k) {
@@ -102,7 +104,8 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     return runtime::GemmReduceScatterArgs{
         .m = m, .k = l.k, .kernel = k, .a = b.a[i % b.sets].data(), .lda = l.k,
         .scale_a = scales, .b = b.b[i % b.sets].data(), .ldb = l.k, .scale_b = scales + kScaleB,
-        .y = b.y.data(), .chunks = chunks, .sm_reserve = reserve, .transport = t};
+        .y = b.y.data(), .chunks = chunks, .sm_reserve = reserve, .transport = t,
+        .one_launch = one};
   };
   auto coll = [&](Rank& r, int i) {
     Buffers& b = bufs[r.rank];
@@ -138,7 +141,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     CUstream s = r.stream->get();
     const int reserve = fused ? opts.sm_reserves[ri] : 0;
     runtime::OverlapExecutor& ex = fused ? r.execs[size_t(comm_of[ri])] : *r.exec;
-    const runtime::GemmKernel* k = fused ? &*kernels[r.rank] : &*whole_k[r.rank];
+    // One hooked launch covers all M rows: it runs the whole-M kernel too.
+    const bool whole = !fused || (t == Transport::kCopyEngine && one);
+    const runtime::GemmKernel* k = whole ? &*whole_k[r.rank] : &*kernels[r.rank];
     if (l.all_gather) {
       auto a = ag_args(r, i, chunks, reserve, t, k);
       ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
@@ -163,8 +168,10 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   bool all_correct = true;
   int best_s = 0, best_r = 0;
   std::string best_t, per_s;
+  std::map<std::string, LayerTiming::Best> by_t;
   // One fused configuration: checked against the unfused output, then timed.
-  auto try_config = [&](const std::string& name, size_t ri, int chunks, Transport t) {
+  auto try_config = [&](const std::string& name, size_t ri, int chunks, Transport t,
+                        const char* label) {
     std::vector<uint16_t> got;
     on_ranks(ranks, [&](Rank& r) {
       (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
@@ -177,7 +184,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     const double us =
         time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri, t); });
     const int reserve = t == Transport::kNccl ? opts.sm_reserves[ri] : 0;
-    by_s[name] = {{"transport", t == Transport::kNccl ? "nccl" : "ce"}, {"sm_reserve", reserve},
+    by_s[name] = {{"transport", label}, {"sm_reserve", reserve},
                   {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
     per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
     if (err > opts.max_rel_error) {
@@ -185,9 +192,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
       per_s += "(WRONG " + std::to_string(err) + ")";
       return;
     }
-    if (us < best_us)
-      best_us = us, best_s = chunks, best_r = reserve,
-      best_t = t == Transport::kNccl ? "nccl" : "ce";
+    if (us < best_us) best_us = us, best_s = chunks, best_r = reserve, best_t = label;
+    LayerTiming::Best& b = by_t[label];
+    if (us < b.us) b = {us, chunks, reserve};
   };
   auto wanted = [&](const char* t) {
     return std::find(opts.transports.begin(), opts.transports.end(), t) != opts.transports.end();
@@ -197,15 +204,20 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
       per_s += "R" + std::to_string(opts.sm_reserves[ri]) + "[";
       for (int chunks : opts.chunks)
         try_config("r" + std::to_string(opts.sm_reserves[ri]) + "_s" + std::to_string(chunks),
-                   ri, chunks, Transport::kNccl);
+                   ri, chunks, Transport::kNccl, "nccl");
       per_s += "] ";
     }
-  if (wanted("ce")) {  // no SMs taken: the reserve does not apply
-    per_s += "CE[";
+  // The copy engines take no SMs: the reserve does not apply.
+  for (const char* t : {"ce", "ce_chunked"}) {
+    if (!wanted(t)) continue;
+    one = std::string(t) == "ce";
+    per_s += std::string(one ? "CE[" : "CEc[");
     for (int chunks : opts.chunks)
-      try_config("ce_s" + std::to_string(chunks), 0, chunks, Transport::kCopyEngine);
-    per_s += "]";
+      try_config(std::string(t) + "_s" + std::to_string(chunks), 0, chunks,
+                 Transport::kCopyEngine, t);
+    per_s += "] ";
   }
+  one = true;
   const int input_sets = bufs[0].sets;
   on_ranks(ranks, [&](Rank& r) {  // free this shape's buffers on their own context
     r.stream->synchronize();
@@ -214,9 +226,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     whole_k[r.rank].reset();
     lt[r.rank].reset();
   });
-  return {input_sets, gemm_us,   coll_us,     unf_lt_us,       unf_ours_us,     best_us,
-          best_s,     best_r,    best_t,      worst_err,       all_correct,     std::move(by_s),
-          std::move(per_s)};
+  return {input_sets,  gemm_us,        coll_us, unf_lt_us,       unf_ours_us,
+          best_us,     best_s,         best_r,  best_t,          std::move(by_t),
+          worst_err,   all_correct,    std::move(by_s),         std::move(per_s)};
 }
 
 }  // namespace tpjit::bench

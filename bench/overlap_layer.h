@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -42,17 +43,23 @@ struct LayerTiming {
   double gemm_us = 0, coll_us = 0, unf_lt_us = 0, unf_ours_us = 0;
   double best_us = 1e30;  // fastest correct fused run; 1e30 if none was correct
   int best_s = 0, best_r = 0;  // its chunks and SM reserve
-  std::string best_t;          // and transport: "nccl" or "ce"
+  std::string best_t;          // and transport: "nccl", "ce" or "ce_chunked"
+  // The fastest correct run of each transport label: us, chunks, SM reserve.
+  struct Best {
+    double us = 1e30;
+    int chunks = 0, sm_reserve = 0;
+  };
+  std::map<std::string, Best> best_by_transport;
   double worst_err = 0;        // fused vs unfused (ours), over every configuration
   bool all_correct = true;     // every fused output within opts.max_rel_error
   nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>", "ce_s<S>" -> us, error
   std::string per_config;  // "R0[us/us/us] ..." for the table
 };
 
-// Times layer l at M = m on every rank; comm_of as open_ranks gives it. As the daemon compiles
-// them: `whole` (tile for m rows) runs the GEMM alone and the unfused executor, `shard` (tile
-// for m / world rows: each fused launch covers one rank's share) the fused one. Frees the
-// shape's buffers before it returns.
+// Times layer l at M = m on every rank; comm_of as open_ranks gives it. `whole` (tile for m
+// rows) runs the GEMM alone, the unfused executor and the copy engines' one hooked launch;
+// `shard` (tile for m / world rows: each launch covers one rank's share) the fused runs that
+// launch per sub-chunk (NCCL, ce_chunked). Frees the shape's buffers before it returns.
 LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm_of,
                           const Layer& l, int64_t m, const BenchKernel& whole,
                           const BenchKernel& shard, const OverlapBenchOptions& opts,

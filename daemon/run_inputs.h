@@ -26,7 +26,8 @@ struct RunBody {
   std::optional<uint64_t> seed;
   std::string inputs, outputs;  // absolute directories, or empty
   bool check = false;
-  int iters = 10, chunks = 2;
+  int iters = 10;
+  int chunks = 0;  // 0: each region's from the plan's execution (a measured record), else 2
 };
 
 // Every input of `region` for `rank` is <dir>/rank<R>/<tensor>.npy with the shape above;
