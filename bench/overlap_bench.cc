@@ -82,7 +82,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
               kWorld, info.name.c_str(), info.sm_count, drv.version, runtime::nccl_version(),
               cublaslt_version().c_str(), std::string(codegen::default_variant(arch)).c_str(),
               opts.nccl_max_ctas > 0 ? std::to_string(opts.nccl_max_ctas).c_str() : "default");
-  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %4s %3s %4s %12s %13s %-12s %s\n", "layer",
+  std::printf("\n%-8s %6s %9s %9s %9s %10s %10s %9s %4s %3s %4s %12s %13s %-8s %s\n", "layer",
               "M", "gemm_us", "coll_us", "limit_us", "unf_lt_us", "unf_our_us", "fused_us", "T",
               "S", "R", "fused/limit", "unf_lt/fused", "plan", "fused by T/R/S (us)");
   std::optional<cache::OverlapStore> store;
@@ -99,30 +99,24 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                                           info.l2_bytes);
       all_ok = all_ok && t.all_correct;
       const double limit = std::max(t.gemm_us, t.coll_us);
-      // The choice is recorded for what the runtime runs (Transport::kAuto, one launch): the
-      // copy engines where they were measured (these ranks map each other), else NCCL. Its
-      // fallback is our unfused executor: the choice is against it. unfused_lt (cuBLASLt) is
-      // the reference the targets are stated against.
-      const std::string runtime_t = t.best_by_transport.count("ce") ? "ce" : "nccl";
-      const LayerTiming::Best run = t.best_by_transport.count(runtime_t)
-                                        ? t.best_by_transport.at(runtime_t)
-                                        : LayerTiming::Best{};
-      const bool fused_wins = run.us <= t.unf_ours_us;
-      std::string plan = fused_wins ? "fused" : "unfused";
-      const std::string shown =  // the table also says how: "fused:ce/2" (transport/chunks)
-          fused_wins ? plan + ":" + runtime_t + "/" + std::to_string(run.chunks) : plan;
-      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %4s %3d %4d %12.3f %13.3f %-12s %s\n",
+      // The record holds the fastest fused configuration (transport, chunks, SM reserve), which
+      // `tpjit run` then uses. The runtime's fallback is our unfused executor: the choice is
+      // against it. unfused_lt (cuBLASLt) is the reference the targets are stated against.
+      const bool fused_wins = t.best_us <= t.unf_ours_us;
+      const std::string plan = fused_wins ? "fused" : "unfused";
+      std::printf("%-8s %6lld %9.1f %9.1f %9.1f %10.1f %10.1f %9.1f %4s %3d %4d %12.3f %13.3f %-8s %s\n",
                   l.name, (long long)m, t.gemm_us, t.coll_us, limit, t.unf_lt_us, t.unf_ours_us,
                   t.best_us, t.best_t.c_str(), t.best_s, t.best_r, t.best_us / limit,
-                  t.unf_lt_us / t.best_us, shown.c_str(), t.per_config.c_str());
-      if (store && run.us < 1e30) {
+                  t.unf_lt_us / t.best_us, plan.c_str(), t.per_config.c_str());
+      if (store && t.best_us < 1e30) {
         cache::OverlapRecord rec;
         rec.key = {region_kind(l), kWorld, l.n, l.k, "tensor", cache::tuning_m_bucket(m)};
         rec.card = info.name;
         rec.fused = fused_wins;
-        rec.chunks = run.chunks;
-        rec.sm_reserve = run.sm_reserve;
-        rec.fused_us = run.us;
+        rec.chunks = t.best_s;
+        rec.sm_reserve = t.best_r;
+        rec.transport = t.best_t;
+        rec.fused_us = t.best_us;
         rec.unfused_us = t.unf_ours_us;
         rec.limit_us = limit;
         ok_or_throw(store->store(rec));
@@ -139,9 +133,7 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
                       {"fused_by_config", t.by_config},
                       {"fused_over_limit", t.best_us / limit},
                       {"unfused_cublaslt_over_fused", t.unf_lt_us / t.best_us},
-                      {"max_rel_error_vs_unfused", t.worst_err}, {"best_plan", plan},
-                      {"runtime_transport", runtime_t}, {"runtime_fused_us", run.us},
-                      {"runtime_chunks", run.chunks}});
+                      {"max_rel_error_vs_unfused", t.worst_err}, {"best_plan", plan}});
     }
   }
   if (!opts.json_path.empty()) {

@@ -168,7 +168,6 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   bool all_correct = true;
   int best_s = 0, best_r = 0;
   std::string best_t, per_s;
-  std::map<std::string, LayerTiming::Best> by_t;
   // One fused configuration: checked against the unfused output, then timed.
   auto try_config = [&](const std::string& name, size_t ri, int chunks, Transport t,
                         const char* label) {
@@ -193,8 +192,6 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
       return;
     }
     if (us < best_us) best_us = us, best_s = chunks, best_r = reserve, best_t = label;
-    LayerTiming::Best& b = by_t[label];
-    if (us < b.us) b = {us, chunks, reserve};
   };
   auto wanted = [&](const char* t) {
     return std::find(opts.transports.begin(), opts.transports.end(), t) != opts.transports.end();
@@ -226,9 +223,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     whole_k[r.rank].reset();
     lt[r.rank].reset();
   });
-  return {input_sets,  gemm_us,        coll_us, unf_lt_us,       unf_ours_us,
-          best_us,     best_s,         best_r,  best_t,          std::move(by_t),
-          worst_err,   all_correct,    std::move(by_s),         std::move(per_s)};
+  return {input_sets, gemm_us,   coll_us,     unf_lt_us,       unf_ours_us,     best_us,
+          best_s,     best_r,    best_t,      worst_err,       all_correct,     std::move(by_s),
+          std::move(per_s)};
 }
 
 }  // namespace tpjit::bench

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -44,12 +43,6 @@ struct LayerTiming {
   double best_us = 1e30;  // fastest correct fused run; 1e30 if none was correct
   int best_s = 0, best_r = 0;  // its chunks and SM reserve
   std::string best_t;          // and transport: "nccl", "ce" or "ce_chunked"
-  // The fastest correct run of each transport label: us, chunks, SM reserve.
-  struct Best {
-    double us = 1e30;
-    int chunks = 0, sm_reserve = 0;
-  };
-  std::map<std::string, Best> best_by_transport;
   double worst_err = 0;        // fused vs unfused (ours), over every configuration
   bool all_correct = true;     // every fused output within opts.max_rel_error
   nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>", "ce_s<S>" -> us, error

@@ -47,6 +47,7 @@ json overlap_record_to_json(const OverlapRecord& r) {
               {"fused_us", r.fused_us},
               {"unfused_us", r.unfused_us},
               {"limit_us", r.limit_us}};
+  if (!r.transport.empty()) doc["transport"] = r.transport;
   doc["checksum"] = record_checksum(doc);
   return doc;
 }
@@ -72,7 +73,11 @@ Result<OverlapRecord> overlap_record_from_json(const json& doc) {
       !is_us(doc, "limit_us"))
     return bad("needs card, measured_at (strings), chunks >= 1, sm_reserve >= 0 (integers), "
                "fused_us, unfused_us, limit_us > 0");
+  const std::string transport = doc.value("transport", "");
+  if (!transport.empty() && transport != "nccl" && transport != "ce" && transport != "ce_chunked")
+    return bad("transport must be nccl, ce or ce_chunked, not '" + transport + "'");
   OverlapRecord r;
+  r.transport = transport;
   r.key = {kind, kf["world_size"].get<int>(), kf["n"], kf["k"], kf["scale"], kf["m_bucket"]};
   r.card = doc["card"];
   r.measured_at = doc["measured_at"];

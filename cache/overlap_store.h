@@ -53,6 +53,9 @@ struct OverlapRecord {
   bool fused = false;       // the choice
   int chunks = 1;           // of the best fused configuration
   int sm_reserve = 0;
+  // How the bytes moved (runtime/overlap.h, "Transport"): "nccl", "ce" (copy engines, one
+  // launch) or "ce_chunked" (a launch per sub-chunk); empty in records written before it.
+  std::string transport;
   double fused_us = 0, unfused_us = 0, limit_us = 0;
 };
 

@@ -23,10 +23,14 @@ nlohmann::json region_execution(const fusion::Region& region, int world_size, in
                                 const cache::OverlapStore& store) {
   const cache::OverlapKey key = overlap_key(region, world_size, m);
   if (std::optional<cache::OverlapRecord> r = store.lookup(key)) {
-    return {{"m", m}, {"choice", r->fused ? "fused" : "unfused"}, {"chunks", r->chunks},
-            {"sm_reserve", r->sm_reserve}, {"source", "measured"}, {"fused_us", r->fused_us},
-            {"unfused_us", r->unfused_us}, {"limit_us", r->limit_us}, {"card", r->card},
-            {"measured_at", r->measured_at}, {"m_bucket", key.m_bucket}};
+    nlohmann::json e = {{"m", m}, {"choice", r->fused ? "fused" : "unfused"},
+                        {"chunks", r->chunks}, {"sm_reserve", r->sm_reserve},
+                        {"source", "measured"}, {"fused_us", r->fused_us},
+                        {"unfused_us", r->unfused_us}, {"limit_us", r->limit_us},
+                        {"card", r->card}, {"measured_at", r->measured_at},
+                        {"m_bucket", key.m_bucket}};
+    if (!r->transport.empty()) e["transport"] = r->transport;
+    return e;
   }
   codegen::OverlapShape shape;
   shape.all_gather = region.kind == fusion::RegionKind::kAllGatherGemm;

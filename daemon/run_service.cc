@@ -134,19 +134,20 @@ class RunService final : public RequestHandler {
         regions.push_back(entry);
         continue;
       }
-      // Chunks as asked, else as the plan measured them for this region (or 2).
+      // Chunks as asked, else as the plan measured them for this region (or 2); the
+      // transport as measured (else the runtime's default).
       RunBody region_body = *body;
-      if (region_body.chunks == 0) {
-        region_body.chunks = 2;
-        for (const json& p : (*plan)["regions"])
-          if (p.value("id", -1) == r.id && p.contains("execution") && !p["execution"].empty())
-            region_body.chunks = p["execution"][0].value("chunks", 2);
-      }
+      json execution;
+      for (const json& p : (*plan)["regions"])
+        if (p.value("id", -1) == r.id && p.contains("execution") && !p["execution"].empty())
+          execution = p["execution"][0];
+      if (region_body.chunks == 0) region_body.chunks = execution.value("chunks", 2);
       std::vector<json> messages;
       for (size_t i = 0; i < devices->size(); ++i) {
         auto job = region_job(r, (*plan)["kernels"], *bound, region_body, world,
                               pool_.first_rank() + int(i));
         if (!job) return job.error();
+        if (execution.contains("transport")) (*job)["transport"] = execution["transport"];
         messages.push_back(ipc::make_request(1, "run_region", *job));
       }
       auto replies = pool_.call_all(messages, true);

@@ -11,7 +11,9 @@
 //   die {"code": C} | {"signal": S}        -> no reply: exits or raises
 //   hang {}                                -> never replies
 // RegionJob: {"region": ID, "kind": "all_gather_gemm"|"gemm_reduce_scatter", "m": M (all
-//   ranks' rows), "rank", "world", "iters", "check": bool, "seed"?: S, "inputs_dir"?,
+//   ranks' rows), "rank", "world", "iters", "chunks", "transport"?: "nccl"|"ce"|"ce_chunked"
+//   (absent: copy engines with one launch where the ranks map each other, else NCCL),
+//   "check": bool, "seed"?: S, "inputs_dir"?,
 //   "outputs_dir"?, "input": NAME (gathered shard, or the GEMM's a), "output": NAME (the
 //   reduce-scatter's result; all_gather_gemm writes each GEMM's "out"),
 //   "gemms": [{"node","key","spec","b","scale_a","scale_b","out"}]}

@@ -64,6 +64,14 @@ Result<json> GpuSession::run_region(const json& body) {
   const int iters = body.value("iters", 10);
   const int chunks = body.value("chunks", 2);
   const bool check = body.value("check", false);
+  // The transport the plan measured best ("nccl", "ce", "ce_chunked"); absent: the default
+  // (copy engines with one launch where the ranks map each other, else NCCL).
+  const std::string transport = body.value("transport", "");
+  if (!transport.empty() && transport != "nccl" && transport != "ce" && transport != "ce_chunked")
+    return bad("unknown transport '" + transport + "' (nccl, ce or ce_chunked)", "transport");
+  const runtime::Transport how =
+      transport == "nccl" ? runtime::Transport::kNccl : runtime::Transport::kAuto;
+  const bool one_launch = transport != "ce_chunked";
   if (m <= 0 || m % world != 0)
     return make_error(errc::kNotDivisible,
                       "M=" + std::to_string(m) + " must be a positive multiple of the world size " +
@@ -133,6 +141,8 @@ Result<json> GpuSession::run_region(const json& body) {
     if (ag) {
       runtime::AllGatherGemmArgs args{m, k_dim, a_dev.data(),
                                       static_cast<const float*>(sa_dev.data()), {}, nullptr, chunks};
+      args.transport = how;
+      args.one_launch = one_launch;
       for (size_t i = 0; i < kernels.size(); ++i) {
         const int64_t n = kernels[i]->spec().n;
         args.gemms.push_back({kernels[i], b_dev[i].data(), k_dim,
@@ -146,6 +156,8 @@ Result<json> GpuSession::run_region(const json& body) {
                                         static_cast<const float*>(sa_dev.data()), b_dev[0].data(),
                                         k_dim, static_cast<const float*>(sb_dev[0].data()),
                                         (fused ? outs[0].fused : outs[0].ref).data(), chunks};
+    args.transport = how;
+    args.one_launch = one_launch;
     return fused ? executor_->gemm_reduce_scatter(args, stream.get())
                  : executor_->gemm_reduce_scatter_unfused(args, stream.get());
   };

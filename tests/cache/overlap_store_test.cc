@@ -19,6 +19,7 @@ OverlapRecord test_record() {
   r.fused = true;
   r.chunks = 2;
   r.sm_reserve = 16;
+  r.transport = "ce_chunked";
   r.fused_us = 301.5;
   r.unfused_us = 389.25;
   r.limit_us = 290.0;
@@ -34,6 +35,7 @@ TEST_F(OverlapStoreOnDisk, RoundTripKeepsEveryFieldAndStampsTime) {
   EXPECT_TRUE(got->fused);
   EXPECT_EQ(got->chunks, 2);
   EXPECT_EQ(got->sm_reserve, 16);
+  EXPECT_EQ(got->transport, "ce_chunked");
   EXPECT_DOUBLE_EQ(got->fused_us, 301.5);
   EXPECT_DOUBLE_EQ(got->unfused_us, 389.25);
   EXPECT_DOUBLE_EQ(got->limit_us, 290.0);

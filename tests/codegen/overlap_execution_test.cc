@@ -72,6 +72,7 @@ TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
     r.fused = false;
     r.chunks = 4;
     r.sm_reserve = 24;
+    r.transport = "ce_chunked";
     r.fused_us = 500;
     r.unfused_us = 400;
     r.limit_us = 350;
@@ -89,6 +90,7 @@ TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
     EXPECT_EQ(x["choice"], "unfused");
     EXPECT_EQ(x["chunks"], 4);
     EXPECT_EQ(x["sm_reserve"], 24);
+    EXPECT_EQ(x["transport"], "ce_chunked");
     EXPECT_EQ(x["fused_us"], 500.0);
     EXPECT_EQ(x["unfused_us"], 400.0);
     EXPECT_EQ(x["limit_us"], 350.0);
