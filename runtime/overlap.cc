@@ -126,23 +126,11 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
 
     auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row,
                    bool overlapped) {
-      for (const AgGemm& g : a.gemms) {
-        GemmArgs ga{};
-        ga.a = a_rows;
-        ga.b = g.b;
-        ga.d = g.d;
-        ga.scale_a = scale_rows;
-        ga.scale_b = g.scale_b;
-        ga.bias = g.bias;
-        ga.m = static_cast<int>(rows);
-        ga.lda = a.k;
-        ga.ldb = g.ldb;
-        ga.ldd = g.ldd;
-        ga.d_row_offset = d_row;
-        if (Status st = g.kernel->launch(ga, stream, reserve_sms(*g.kernel, a.sm_reserve, overlapped));
+      for (const AgGemm& g : a.gemms)
+        if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream,
+                                         reserve_sms(*g.kernel, a.sm_reserve, overlapped));
             !st.ok())
           return st;
-      }
       return ok_status();
     };
     // The local shard needs no communication: its rows compute while the others arrive.
@@ -196,18 +184,9 @@ Status OverlapExecutor::all_gather_gemm_unfused(const AllGatherGemmArgs& a, CUst
       if (Status st = s.comm->group_end(); !st.ok()) return st;
     }
     for (const AgGemm& g : a.gemms) {
-      GemmArgs ga{};
-      ga.a = gathered;
-      ga.b = g.b;
-      ga.d = g.d;
-      ga.scale_a = sf > 0 ? static_cast<const float*>(s.scale_stage.data()) : a.scale_a_shard;
-      ga.scale_b = g.scale_b;
-      ga.bias = g.bias;
-      ga.m = static_cast<int>(p.m);
-      ga.lda = a.k;
-      ga.ldb = g.ldb;
-      ga.ldd = g.ldd;
-      if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
+      const float* scale = sf > 0 ? static_cast<const float*>(s.scale_stage.data()) : a.scale_a_shard;
+      if (Status st = g.kernel->launch(ag_rows_args(a, g, gathered, scale, p.m, 0), stream); !st.ok())
+        return st;
     }
     return ok_status();
   });

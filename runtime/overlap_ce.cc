@@ -119,21 +119,10 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   comm_done.record(cs);
 
   auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
-    for (const AgGemm& g : a.gemms) {
-      GemmArgs ga{};
-      ga.a = a_rows;
-      ga.b = g.b;
-      ga.d = g.d;
-      ga.scale_a = scale_rows;
-      ga.scale_b = g.scale_b;
-      ga.bias = g.bias;
-      ga.m = static_cast<int>(rows);
-      ga.lda = a.k;
-      ga.ldb = g.ldb;
-      ga.ldd = g.ldd;
-      ga.d_row_offset = d_row;
-      if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
-    }
+    for (const AgGemm& g : a.gemms)
+      if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream);
+          !st.ok())
+        return st;
     return ok_status();
   };
   // The local shard first, on every SM, while the copy engines bring the others' rows.
@@ -274,17 +263,9 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   comm_done.record(cs);
 
   for (const AgGemm& g : a.gemms) {
-    GemmArgs ga{};
-    ga.a = mine + a_at;
-    ga.b = g.b;
-    ga.d = g.d;
-    ga.scale_a = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard;
-    ga.scale_b = g.scale_b;
-    ga.bias = g.bias;
-    ga.m = static_cast<int>(p.m);
-    ga.lda = a.k;
-    ga.ldb = g.ldb;
-    ga.ldd = g.ldd;
+    GemmArgs ga = ag_rows_args(
+        a, g, mine + a_at,
+        sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard, p.m, 0);
     ga.a_ready = reinterpret_cast<const unsigned*>(mine);
     ga.hook_shard_rows = int(p.shard_rows);
     ga.hook_chunk_rows = int(p.chunk_rows);

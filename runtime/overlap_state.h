@@ -57,6 +57,25 @@ inline GemmArgs rows_args(const GemmReduceScatterArgs& a, int64_t first_row, int
   return g;
 }
 
+// The launch of AgGemm `g` on rows [d_row, d_row + rows) of its output, from those rows of A
+// at a_rows (row stride K) with their scales.
+inline GemmArgs ag_rows_args(const AllGatherGemmArgs& a, const AgGemm& g, const void* a_rows,
+                             const float* scale_rows, int64_t rows, int64_t d_row) {
+  GemmArgs ga{};
+  ga.a = a_rows;
+  ga.b = g.b;
+  ga.d = g.d;
+  ga.scale_a = scale_rows;
+  ga.scale_b = g.scale_b;
+  ga.bias = g.bias;
+  ga.m = static_cast<int>(rows);
+  ga.lda = a.k;
+  ga.ldb = g.ldb;
+  ga.ldd = g.ldd;
+  ga.d_row_offset = d_row;
+  return ga;
+}
+
 // Runs `body`, turning a failed CUDA call (CheckError) into a Status.
 template <class F>
 Status guarded(F&& body) {
