@@ -20,7 +20,9 @@ command -v python3 >/dev/null || { echo "SKIP: python3 is needed to read the rep
 
 T=$(mktemp -d /tmp/tpjit-e2e-XXXXXX); mkdir -m 700 "$T/s"
 PIDS=()
-# E2E_LOG_DIR=DIR keeps the daemons' logs and the replies.
+# E2E_LOG_DIR=DIR keeps the daemons' logs and the replies. E2E_TRANSPORT (default copy_engine:
+# GPUs joined by NVLink map each other) is the transport the one-daemon run must report; set it
+# to nccl for GPUs without peer access, or empty to accept either.
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null
   [ -n "${E2E_LOG_DIR:-}" ] && cp "$T"/*.log "$T"/*.json "$E2E_LOG_DIR"/ 2>/dev/null
@@ -62,7 +64,7 @@ PIDS+=($!)
 wait_socket "$T/s/a.sock"
 timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
   --check --iters 5 --json >"$T/one.json" 2>"$T/one.log" || fail "tpjit run (rc $?): $(cat "$T/one.log")"
-check_reply copy_engine <"$T/one.json" || fail "checks: $(cat "$T/one.json")"
+check_reply ${E2E_TRANSPORT-copy_engine} <"$T/one.json" || fail "checks: $(cat "$T/one.json")"
 
 timeout 120 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp4.json" --m 2048 \
   >"$T/tp4.out" 2>&1 && fail "a TP4 graph ran on two GPUs"
