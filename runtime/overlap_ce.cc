@@ -1,13 +1,20 @@
 // The copy-engine transport of the fused executors (overlap.h, "Transport"): bytes move with
 // cuMemcpyDtoDAsync into a peer's window, flags with cuStreamWriteValue32 / WaitValue32.
+// Two ways to launch the GEMMs: one launch per sub-chunk after a stream wait (all_gather_gemm_ce,
+// gemm_reduce_scatter_ce: the ring), or one launch over all rows that waits inside the kernel
+// (the *_one_launch functions; templates/overlap_hooks.cuh).
 //
-// Window layout (each rank's, the same on every rank): kFlagBytes of uint32 flags, then the
-// staging. Flags are written only by peers (and read by this rank's streams), each by one
-// writer:
-//   all-gather:     ready[src * kMaxChunks + j]  src's sub-chunk j landed here (this run)
+// Window layout (each rank's, the same on every rank): flag_bytes(ws) of uint32 flags, then
+// the staging. Each flag has one writer (a peer's stream, or this rank's own for its local
+// shard in the one launch), and this rank's streams or kernels read it:
+//   all-gather:     ready[src * kMaxChunks + j]   src's sub-chunk j landed here (this run)
 //                   consumed[ws * kMaxChunks + r] rank r has read what this rank sent it
-//   reduce-scatter: ready[s * kMaxChunks + j]    the predecessor's ring step s, sub-chunk j
-//                   consumed[ws * kMaxChunks]    the successor has read this rank's partials
+//   reduce-scatter: ready[s * kMaxChunks + j]     ring: the predecessor's step s, sub-chunk j
+//                   ready[q * kMaxChunks + j]     one launch (2 ranks): the peer's partial of
+//                                                 this rank q's sub-chunk j
+//                   consumed[ws * kMaxChunks]     the successor has read this rank's partials
+// The one-launch reduce-scatter also counts stored slabs per sub-chunk in rs_done (local
+// device memory, zeroed each run), which its comm stream waits on before each send.
 #include <string>
 
 #include "runtime/overlap.h"
