@@ -199,35 +199,6 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   return ok_status();
 }
 
-namespace {
-
-// First M tile of a hooked launch: `row`'s tile, rounded to whole clusters (down, or up with
-// `up`), 0 past the end.
-int first_block(const GemmKernel& k, int64_t m, int64_t row, bool up) {
-  const codegen::TileConfig& t = k.spec().tile;
-  const int64_t blocks = (m + t.bm - 1) / t.bm;
-  int64_t b = up ? (row + t.bm - 1) / t.bm : row / t.bm;
-  b = up ? (b + t.cluster_m - 1) / t.cluster_m * t.cluster_m : b / t.cluster_m * t.cluster_m;
-  return b >= blocks ? 0 : int(b);
-}
-
-// Tile-order group (GemmArgs::hook_group_mc) for phases of `rows` rows: the largest count of
-// cluster rows up to the default 16 / cluster that divides a phase, so that no group mixes
-// two phases (when the phase is whole cluster rows; else 1).
-int group_for(const GemmKernel& k, int64_t rows) {
-  const codegen::TileConfig& t = k.spec().tile;
-  const int64_t unit = int64_t(t.bm) * t.cluster_m;
-  if (rows % unit != 0) return 1;
-  int g = 16 / t.cluster_m;
-  while (g > 1 && (rows / unit) % g != 0) --g;
-  return g;
-}
-
-// 64-row slabs (the unit the kernel counts in tile_done) that rows [r0, r0 + n) touch.
-int64_t slabs(int64_t r0, int64_t n) { return (r0 + n - 1) / 64 - r0 / 64 + 1; }
-
-}  // namespace
-
 bool OverlapExecutor::State::hooked(const GemmKernel& k) {
   return k.spec().variant == "sm90_wgmma";
 }
@@ -278,8 +249,11 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
     ga.hook_chunk_rows = int(p.chunk_rows);
     ga.hook_stride = kMaxChunks;
     ga.hook_epoch = e;
-    ga.first_m_block = first_block(*g.kernel, p.m, q * p.shard_rows, false);  // local rows first
-    ga.hook_group_mc = group_for(*g.kernel, p.shard_rows);
+    const codegen::TileConfig& t = g.kernel->spec().tile;  // local rows first
+    const OneLaunchOrder order =
+        one_launch_order(p.m, t.bm, t.cluster_m, p.shard_rows, q * p.shard_rows, false);
+    ga.first_m_block = order.first_m_block;
+    ga.hook_group_mc = order.group_mc;
     if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
   }
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
@@ -319,15 +293,17 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   g.hook_chunk_rows = int(p.chunk_rows);
   g.hook_stride = kMaxChunks;
   g.hook_epoch = e;
-  g.first_m_block = first_block(*a.kernel, p.m, g.own_end, true);  // the peer's rows first
-  g.hook_group_mc = group_for(*a.kernel, p.shard_rows);
+  const OneLaunchOrder order =  // the peer's rows first
+      one_launch_order(p.m, sp.tile.bm, sp.tile.cluster_m, p.shard_rows, g.own_end, true);
+  g.first_m_block = order.first_m_block;
+  g.hook_group_mc = order.group_mc;
   if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
 
   // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.
   await(*d, cs, mine, consumed(ws, 0), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
     const int64_t row = peer * p.shard_rows + p.begin(j);
-    const uint32_t stored = uint32_t(slabs(row, p.rows(j)) * n_tiles);
+    const uint32_t stored = uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
     await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
     copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
          at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);

@@ -30,6 +30,25 @@ Result<ChunkPlan> plan_chunks(int64_t m, int world_size, int chunks) {
   return p;
 }
 
+OneLaunchOrder one_launch_order(int64_t m, int bm, int cluster_m, int64_t phase_rows,
+                                int64_t first_row, bool round_up) {
+  OneLaunchOrder o;
+  const int64_t blocks = (m + bm - 1) / bm;
+  int64_t b = round_up ? (first_row + bm - 1) / bm : first_row / bm;
+  b = round_up ? (b + cluster_m - 1) / cluster_m * cluster_m : b / cluster_m * cluster_m;
+  o.first_m_block = b >= blocks ? 0 : static_cast<int>(b);
+  const int64_t unit = int64_t{bm} * cluster_m;
+  if (phase_rows > 0 && phase_rows % unit == 0) {
+    o.group_mc = 16 / cluster_m;
+    while (o.group_mc > 1 && (phase_rows / unit) % o.group_mc != 0) --o.group_mc;
+  }
+  return o;
+}
+
+int64_t slabs_touching(int64_t first_row, int64_t rows) {
+  return (first_row + rows - 1) / 64 - first_row / 64 + 1;
+}
+
 int64_t scale_a_floats_per_row(fusion::ScaleMode s, int64_t k) {
   switch (s) {
     case fusion::ScaleMode::kRow: return 1;

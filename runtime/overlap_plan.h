@@ -30,6 +30,23 @@ struct ChunkPlan {
 // chunks < 1.
 Result<ChunkPlan> plan_chunks(int64_t m, int world_size, int chunks);
 
+// The tile order of a one-launch region (overlap.h, "One launch"; GemmArgs::first_m_block and
+// hook_group_mc) for a kernel of bm x ... tiles in clusters of cluster_m along M: start at the
+// M tile of `first_row` (rounded down, or up with round_up, to whole clusters; 0 past the
+// end), in groups of cluster rows that divide a phase of phase_rows rows, so that the tiles go
+// phase by phase (the largest such group up to 16 / cluster_m; 1 when a phase is not whole
+// cluster rows).
+struct OneLaunchOrder {
+  int first_m_block = 0;
+  int group_mc = 1;
+};
+OneLaunchOrder one_launch_order(int64_t m, int bm, int cluster_m, int64_t phase_rows,
+                                int64_t first_row, bool round_up);
+
+// The 64-row slabs (what the one-launch kernel counts as stored) that rows
+// [first_row, first_row + rows) touch; rows >= 1.
+int64_t slabs_touching(int64_t first_row, int64_t rows);
+
 // Floats of A's scale per row for a scale mode: tensor 0 (one value for all rows, never
 // gathered), row 1, block ceil(k / 128).
 int64_t scale_a_floats_per_row(fusion::ScaleMode s, int64_t k);
