@@ -87,8 +87,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   // The executors get the kernel the daemon would compile: shard tiles fused, whole unfused.
   using runtime::Transport;
   // one: the copy engines' one hooked launch (false: a launch per sub-chunk).
-  bool one = true;
-  auto ag_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
+  auto ag_args = [&](Rank& r, int i, int chunks, int reserve, Transport t, bool one,
                      const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
@@ -97,7 +96,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
         .gemms = {{k, b.b[i % b.sets].data(), l.k, scales + kScaleB, nullptr, b.d.data(), l.n}},
         .chunks = chunks, .sm_reserve = reserve, .transport = t, .one_launch = one};
   };
-  auto rs_args = [&](Rank& r, int i, int chunks, int reserve, Transport t,
+  auto rs_args = [&](Rank& r, int i, int chunks, int reserve, Transport t, bool one,
                      const runtime::GemmKernel* k) {
     Buffers& b = bufs[r.rank];
     const float* scales = static_cast<const float*>(r.scales->data());
@@ -136,19 +135,22 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     if (!l.all_gather) coll(r, i);
   });
   // ri: index into opts.sm_reserves (fused); unfused runs on the default communicator.
+  // how: the fused transport, as --transports names it ("nccl", "ce", "ce_chunked").
   auto run_region = [&](Rank& r, int i, int chunks, bool fused, size_t ri = 0,
-                        Transport t = Transport::kNccl) {
+                        const std::string& how = "nccl") {
+    const Transport t = how == "nccl" ? Transport::kNccl : Transport::kCopyEngine;
+    const bool one = how == "ce";
     CUstream s = r.stream->get();
     const int reserve = fused ? opts.sm_reserves[ri] : 0;
     runtime::OverlapExecutor& ex = fused ? r.execs[size_t(comm_of[ri])] : *r.exec;
     // One hooked launch covers all M rows: it runs the whole-M kernel too.
-    const bool whole = !fused || (t == Transport::kCopyEngine && one);
+    const bool whole = !fused || one;
     const runtime::GemmKernel* k = whole ? &*whole_k[r.rank] : &*kernels[r.rank];
     if (l.all_gather) {
-      auto a = ag_args(r, i, chunks, reserve, t, k);
+      auto a = ag_args(r, i, chunks, reserve, t, one, k);
       ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
     } else {
-      auto a = rs_args(r, i, chunks, reserve, t, k);
+      auto a = rs_args(r, i, chunks, reserve, t, one, k);
       ok_or_throw(fused ? ex.gemm_reduce_scatter(a, s) : ex.gemm_reduce_scatter_unfused(a, s));
     }
   };
@@ -169,20 +171,20 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   int best_s = 0, best_r = 0;
   std::string best_t, per_s;
   // One fused configuration: checked against the unfused output, then timed.
-  auto try_config = [&](const std::string& name, size_t ri, int chunks, Transport t,
-                        const char* label) {
+  auto try_config = [&](const std::string& name, size_t ri, int chunks,
+                        const std::string& label) {
     std::vector<uint16_t> got;
     on_ranks(ranks, [&](Rank& r) {
       (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
-      run_region(r, 0, chunks, true, ri, t);
+      run_region(r, 0, chunks, true, ri, label);
       r.stream->synchronize();
       if (r.rank == 0) got = download_bf16(*out0, out_count);  // on rank 0's context
     });
     const double err = rel_error_bf16(got, ref);
     worst_err = std::max(worst_err, err);
     const double us =
-        time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri, t); });
-    const int reserve = t == Transport::kNccl ? opts.sm_reserves[ri] : 0;
+        time_op(ranks, w, it, [&](Rank& r, int i) { run_region(r, i, chunks, true, ri, label); });
+    const int reserve = label == "nccl" ? opts.sm_reserves[ri] : 0;
     by_s[name] = {{"transport", label}, {"sm_reserve", reserve},
                   {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
     per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
@@ -201,20 +203,16 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
       per_s += "R" + std::to_string(opts.sm_reserves[ri]) + "[";
       for (int chunks : opts.chunks)
         try_config("r" + std::to_string(opts.sm_reserves[ri]) + "_s" + std::to_string(chunks),
-                   ri, chunks, Transport::kNccl, "nccl");
+                   ri, chunks, "nccl");
       per_s += "] ";
     }
   // The copy engines take no SMs: the reserve does not apply.
-  for (const char* t : {"ce", "ce_chunked"}) {
-    if (!wanted(t)) continue;
-    one = std::string(t) == "ce";
-    per_s += std::string(one ? "CE[" : "CEc[");
-    for (int chunks : opts.chunks)
-      try_config(std::string(t) + "_s" + std::to_string(chunks), 0, chunks,
-                 Transport::kCopyEngine, t);
+  for (const std::string t : {"ce", "ce_chunked"}) {
+    if (!wanted(t.c_str())) continue;
+    per_s += t == "ce" ? "CE[" : "CEc[";
+    for (int chunks : opts.chunks) try_config(t + "_s" + std::to_string(chunks), 0, chunks, t);
     per_s += "] ";
   }
-  one = true;
   const int input_sets = bufs[0].sets;
   on_ranks(ranks, [&](Rank& r) {  // free this shape's buffers on their own context
     r.stream->synchronize();

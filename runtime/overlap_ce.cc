@@ -48,6 +48,21 @@ void copy(const Driver& d, CUstream s, void* dst, const void* src, int64_t bytes
   TPJIT_CU(d, cuMemcpyDtoDAsync(dptr(dst), dptr(src), size_t(bytes), s));
 }
 
+// The row geometry, epoch and tile order of a one-launch GEMM (overlap_hooks.cuh): flags and
+// counters by (rank, sub-chunk) of `p`; tiles from `first_row`'s M tile, phase by phase.
+void set_hooks(GemmArgs& g, const GemmKernel& k, const ChunkPlan& p, uint32_t epoch,
+               int64_t first_row, bool round_up) {
+  g.hook_shard_rows = int(p.shard_rows);
+  g.hook_chunk_rows = int(p.chunk_rows);
+  g.hook_stride = kMaxChunks;
+  g.hook_epoch = epoch;
+  const codegen::TileConfig& t = k.spec().tile;
+  const OneLaunchOrder order =
+      one_launch_order(p.m, t.bm, t.cluster_m, p.shard_rows, first_row, round_up);
+  g.first_m_block = order.first_m_block;
+  g.hook_group_mc = order.group_mc;
+}
+
 Error too_many_chunks(int chunks) {
   return make_error(errc::kBadRequest,
                     "overlap: the copy-engine transport takes at most " +
@@ -245,15 +260,7 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
         a, g, mine + a_at,
         sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard, p.m, 0);
     ga.a_ready = reinterpret_cast<const unsigned*>(mine);
-    ga.hook_shard_rows = int(p.shard_rows);
-    ga.hook_chunk_rows = int(p.chunk_rows);
-    ga.hook_stride = kMaxChunks;
-    ga.hook_epoch = e;
-    const codegen::TileConfig& t = g.kernel->spec().tile;  // local rows first
-    const OneLaunchOrder order =
-        one_launch_order(p.m, t.bm, t.cluster_m, p.shard_rows, q * p.shard_rows, false);
-    ga.first_m_block = order.first_m_block;
-    ga.hook_group_mc = order.group_mc;
+    set_hooks(ga, *g.kernel, p, e, q * p.shard_rows, false);  // the local rows first
     if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
   }
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
@@ -289,14 +296,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   g.own_end = int((q + 1) * p.shard_rows);
   g.c_ready = reinterpret_cast<const unsigned*>(mine);
   g.tile_done = static_cast<unsigned*>(rs_done.data());
-  g.hook_shard_rows = int(p.shard_rows);
-  g.hook_chunk_rows = int(p.chunk_rows);
-  g.hook_stride = kMaxChunks;
-  g.hook_epoch = e;
-  const OneLaunchOrder order =  // the peer's rows first
-      one_launch_order(p.m, sp.tile.bm, sp.tile.cluster_m, p.shard_rows, g.own_end, true);
-  g.first_m_block = order.first_m_block;
-  g.hook_group_mc = order.group_mc;
+  set_hooks(g, *a.kernel, p, e, g.own_end, true);  // the peer's rows first
   if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
 
   // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.

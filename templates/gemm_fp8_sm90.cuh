@@ -277,7 +277,16 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   // hooked launches group rows by phase (tile_order.cuh).
   const int first_mc = args.first_m_block / kClusterM;
   const int group_mc = args.hook_group_mc > 0 ? args.hook_group_mc : 16 / kClusterM;
-  auto rotate = [&](int mc) { return mc + first_mc < num_mc ? mc + first_mc : mc + first_mc - num_mc; };
+  // Unit u: this CTA's M tile and N tile, and the K blocks [kb0, kb1) of its slice.
+  auto unit = [&](int u, int& m_block, int& nb, int& kb0, int& kb1) {
+    int mc;
+    tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb, group_mc);
+    mc = mc + first_mc < num_mc ? mc + first_mc : mc + first_mc - num_mc;
+    kb0 = 0;
+    kb1 = kNumKBlocks;
+    if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
+    m_block = mc * kClusterM + static_cast<int>(rank);
+  };
 
   if (wg == 0) {
     // Producer warpgroup: gives its registers to the consumers; one thread issues every copy.
@@ -286,11 +295,8 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
       int s = 0;
       unsigned phase = 0;
       for (int u = cluster_id; u < num_units; u += num_clusters) {
-        int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-        tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb, group_mc);
-        mc = rotate(mc);
-        if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
-        const int m_block = mc * kClusterM + static_cast<int>(rank);
+        int m_block, nb, kb0, kb1;
+        unit(u, m_block, nb, kb0, kb1);
         if (args.a_ready && m_block * kBM < args.m) {  // rows another rank's copy brings
           hooks::wait_rows(args, args.a_ready, m_block * kBM, min(m_block * kBM + kBM, args.m));
           hooks::fence_async_global();
@@ -322,11 +328,8 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     int s = 0;
     unsigned phase = 0;
     for (int u = cluster_id; u < num_units; u += num_clusters) {
-      int mc, nb, kb0 = 0, kb1 = kNumKBlocks;
-      tiles::tile_coords<Cfg>(u % num_tiles, num_mc, mc, nb, group_mc);
-      mc = rotate(mc);
-      if (split > 1) split_range(kNumKBlocks, u / num_tiles, split, kb0, kb1);
-      const int m_block = mc * kClusterM + static_cast<int>(rank);
+      int m_block, nb, kb0, kb1;
+      unit(u, m_block, nb, kb0, kb1);
       const int m0 = m_block * kBM;
       const int n0 = nb * kBN;
       const int row0 = m0 + row_in_tile;
