@@ -30,7 +30,7 @@ constexpr const char* kOverlapUsage =
     "       tpjit-bench overlap [--m LIST] [--layers qkv,o,gate_up,down] [--chunks LIST]\n"
     "                           [--sm-reserve LIST] [--transports nccl,ce,ce_chunked]\n"
     "                           [--iters N] [--warmup N] [--nccl-ctas N] [--json FILE]\n"
-    "                           [--cache-dir DIR]\n";
+    "                           [--cache-dir DIR] [--trace]\n";
 
 // The usage on `out`; the exit code: 0 when it was asked for (stdout), 2 after a mistake.
 int usage(FILE* out = stderr) {
@@ -92,7 +92,7 @@ int overlap_main(int argc, char** argv) {
       int_flag("--iters", &opts.iters, 1), int_flag("--warmup", &opts.warmup, 0),
       int_flag("--nccl-ctas", &opts.nccl_max_ctas, 0),
       text_flag("--json", &opts.json_path),
-      text_flag("--cache-dir", &opts.cache_dir)};
+      text_flag("--cache-dir", &opts.cache_dir), switch_flag("--trace", &opts.trace)};
   if (int rc = read_flags("overlap", argc, argv, flags); rc >= 0) return rc;
   return run_reporting("overlap", [&] { return run_overlap_bench(opts); });
 }

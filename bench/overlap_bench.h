@@ -30,6 +30,9 @@ struct OverlapBenchOptions {
   int nccl_max_ctas = 0;  // > 0: cap NCCL's CTAs per collective
   std::string json_path;
   double max_rel_error = 1e-2;  // fused vs unfused (ours), bf16 outputs
+  // Also run each copy-engine configuration once more with the executor's trace on and put
+  // both ranks' timelines in the JSON (OverlapExecutor::set_trace).
+  bool trace = false;
 };
 
 // Runs it, prints the table, writes JSON if asked; the process exit code (1: a check failed,

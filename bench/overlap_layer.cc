@@ -170,6 +170,20 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   bool all_correct = true;
   int best_s = 0, best_r = 0;
   std::string best_t, per_s;
+  // One more fused run with the executors' trace on: per rank, [[mark, us], ...].
+  auto trace_run = [&](int chunks, const std::string& label) {
+    nlohmann::json by_rank = nlohmann::json::array();
+    std::vector<nlohmann::json> marks(kWorld);
+    on_ranks(ranks, [&](Rank& r) {
+      runtime::OverlapExecutor& ex = r.execs[size_t(comm_of[0])];
+      ex.set_trace(true);
+      run_region(r, 0, chunks, true, 0, label);
+      for (const auto& m : ex.trace()) marks[r.rank].push_back({m.what, m.us});
+      ex.set_trace(false);
+    });
+    for (auto& m : marks) by_rank.push_back(std::move(m));
+    return by_rank;
+  };
   // One fused configuration: checked against the unfused output, then timed.
   auto try_config = [&](const std::string& name, size_t ri, int chunks,
                         const std::string& label) {
@@ -187,6 +201,7 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     const int reserve = label == "nccl" ? opts.sm_reserves[ri] : 0;
     by_s[name] = {{"transport", label}, {"sm_reserve", reserve},
                   {"chunks", chunks}, {"us", us}, {"rel_error_vs_unfused", err}};
+    if (opts.trace && label != "nccl") by_s[name]["trace"] = trace_run(chunks, label);
     per_s += std::to_string(int(us + 0.5)) + (chunks == opts.chunks.back() ? "" : "/");
     if (err > opts.max_rel_error) {
       all_correct = false;

@@ -34,6 +34,21 @@ size_t OverlapExecutor::workspace_bytes() const {
 
 Transport OverlapExecutor::last_transport() const { return s_->last; }
 
+void OverlapExecutor::set_trace(bool on) {
+  s_->tracing = on;
+  s_->n_marks = 0;
+}
+
+std::vector<OverlapExecutor::TraceMark> OverlapExecutor::trace() const {
+  std::vector<TraceMark> out;
+  for (size_t i = 0; i < s_->n_marks; ++i) {
+    const Event& e = s_->marks[i].second;
+    e.synchronize();
+    out.push_back({s_->marks[i].first, 1000.0 * e.elapsed_ms_since(s_->marks[0].second)});
+  }
+  return out;
+}
+
 namespace {
 
 // Checks an all-gather region before anything is enqueued; the plan on success.
@@ -70,6 +85,7 @@ Result<ChunkPlan> check_ag(const AllGatherGemmArgs& a, int world_size) {
 
 Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream stream) {
   State& s = *s_;
+  s.trace_start();
   Result<ChunkPlan> planned = check_ag(a, s.comm->world_size());
   if (!planned.ok()) return planned.error();
   const ChunkPlan& p = *planned;

@@ -70,6 +70,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runtime/driver.h"
@@ -148,6 +149,17 @@ class OverlapExecutor {
   size_t workspace_bytes() const;
   // The transport the last fused region ran with (kAuto before the first).
   Transport last_transport() const;
+
+  // A timeline of the copy-engine runs, for tuning (tpjit-bench overlap --trace). While on,
+  // each fused run records timed events where its GEMM launches and its copies begin and end
+  // (a copy "begins" once its stream has passed the waits before it). trace() waits for the
+  // last fused run's events and gives each one's microseconds after that run's first.
+  struct TraceMark {
+    std::string what;  // e.g. "gemm s1 j0 +", "copy s0 j1 -" (+ begin, - end)
+    double us = 0;
+  };
+  void set_trace(bool on);
+  std::vector<TraceMark> trace() const;
 
  private:
   struct State;

@@ -58,9 +58,17 @@ void set_hooks(GemmArgs& g, const GemmKernel& k, const ChunkPlan& p, uint32_t ep
   g.hook_epoch = epoch;
   const codegen::TileConfig& t = k.spec().tile;
   const OneLaunchOrder order =
-      one_launch_order(p.m, t.bm, t.cluster_m, p.shard_rows, first_row, round_up);
+      one_launch_order(p.m, t.bm, t.cluster_m, p.shard_rows, p.chunk_rows, first_row, round_up);
   g.first_m_block = order.first_m_block;
   g.hook_group_mc = order.group_mc;
+}
+
+// A trace label: "<what> s<step> j<sub-chunk> <+ begin | - end>" (step omitted when < 0).
+std::string label(const char* what, int step, int j, bool begin) {
+  std::string l = what;
+  if (step >= 0) l += " s" + std::to_string(step);
+  if (j >= 0) l += " j" + std::to_string(j);
+  return l + (begin ? " +" : " -");
 }
 
 Error too_many_chunks(int chunks) {
@@ -112,11 +120,13 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   const uint32_t e = ++w.epoch;
   const CUstream cs = comm_stream.get();
 
+  mark(stream, "start");
   Event& start = event(0);
   start.record(stream);
   comm_stream.wait(start.get());  // the shard (and its scales) are written
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
+    mark(cs, label("copy", -1, j, true));
     for (int i = 1; i < ws; ++i) {
       const int r = (q + i) % ws;
       uint8_t* peer = w.win.peer(r);
@@ -126,6 +136,7 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
              p.rows(j) * sf * 4);
       signal(*d, cs, peer, ready(q, j), e);
     }
+    mark(cs, label("copy", -1, j, false));
   }
   if (a.gathered_a) {  // the gathered A in [M, K] order, off the GEMMs' critical path
     copy(*d, cs, at(a.gathered_a, q * p.shard_rows * a.k), a.a_shard, p.shard_rows * a.k);
@@ -148,8 +159,10 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
     return ok_status();
   };
   // The local shard first, on every SM, while the copy engines bring the others' rows.
+  mark(stream, "gemm local +");
   if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows); !st.ok())
     return st;
+  mark(stream, "gemm local -");
   for (int j = 0; j < p.chunks; ++j)
     for (int i = 1; i < ws; ++i) {
       const int r = (q + i) % ws;
@@ -157,11 +170,14 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
       const int64_t row = row_of(j, r);
       const float* scale = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) + row * sf
                                   : a.scale_a_shard;
+      mark(stream, label("gemm", i, j, true));
       if (Status st = run(mine + a_at + row * a.k, scale, p.rows(j), r * p.shard_rows + p.begin(j));
           !st.ok())
         return st;
+      mark(stream, label("gemm", i, j, false));
     }
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  mark(stream, "end");
   // Everything the peers sent this run is read: they may write the next run's.
   for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
   return ok_status();
@@ -185,6 +201,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   const uint32_t e = ++w.epoch;
   const CUstream cs = comm_stream.get();
 
+  mark(stream, "start");
   // The successor's receive area is free once it has read the last run's partials.
   await(*d, cs, mine, consumed(ws, 0), e - 1);
   for (int s = 0; s < ws; ++s) {
@@ -198,18 +215,23 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
         g.c = mine + recv_at + slot(s - 1, j);
         g.ldc = sp.n;
       }
+      mark(stream, label("gemm", s, j, true));
       if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+      mark(stream, label("gemm", s, j, false));
       if (last) continue;
       Event& computed = event(size_t(s * p.chunks + j));
       computed.record(stream);
       comm_stream.wait(computed.get());
+      mark(cs, label("copy", s, j, true));
       copy(*d, cs, next + recv_at + slot(s, j), at(rs_send.data(), slot(s, j)), p.rows(j) * row_bytes);
       signal(*d, cs, next, ready(s, j), e);
+      mark(cs, label("copy", s, j, false));
     }
   }
   Event& comm_done = event(size_t((ws - 1) * p.chunks));
   comm_done.record(cs);
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));  // rs_send is free again
+  mark(stream, "end");
   signal(*d, stream, w.win.peer(pred), consumed(ws, 0), e);
   return ok_status();
 }
@@ -238,15 +260,24 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
     signal(*d, on, to, ready(q, j), e);
   };
 
+  mark(stream, "start");
+  // The local shard goes in on the GEMMs' stream, before them: a copy within one GPU may run
+  // as a kernel, which would find no SM free beside a launch that waits for it. The sends to
+  // the peers start after it: copies share the copy engines, and queued behind a peer's
+  // sub-chunk the local one held the launch back by a whole transfer (qkv, M = 4096: 60-90
+  // us on 2x H100).
+  mark(stream, "local copy +");
+  for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
   Event& start = event(0);
   start.record(stream);
   comm_stream.wait(start.get());
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
-  for (int j = 0; j < p.chunks; ++j)
+  for (int j = 0; j < p.chunks; ++j) {
+    mark(cs, label("copy", -1, j, true));
     for (int i = 1; i < ws; ++i) send(cs, w.win.peer((q + i) % ws), j);
-  // The local shard goes in on the GEMMs' stream, before them: a copy within one GPU may run
-  // as a kernel, which would find no SM free beside a launch that waits for it.
-  for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
+    mark(cs, label("copy", -1, j, false));
+  }
+  mark(stream, "gemm +");
   if (a.gathered_a) {
     for (int j = 0; j < p.chunks; ++j)
       for (int i = 1; i < ws; ++i) await(*d, cs, mine, ready((q + i) % ws, j), e);
@@ -263,7 +294,9 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
     set_hooks(ga, *g.kernel, p, e, q * p.shard_rows, false);  // the local rows first
     if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
   }
+  mark(stream, "gemm -");
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  mark(stream, "end");
   for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
   return ok_status();
 }
@@ -283,6 +316,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   const uint32_t e = ++w.epoch;
   const CUstream cs = comm_stream.get();
 
+  mark(stream, "start");
   // The counters restart at zero each run; the comm stream may look at them only after that.
   TPJIT_CU(*d, cuMemsetD8Async(rs_done.get(), 0, rs_done.size(), stream));
   Event& cleared = event(0);
@@ -297,7 +331,9 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   g.c_ready = reinterpret_cast<const unsigned*>(mine);
   g.tile_done = static_cast<unsigned*>(rs_done.data());
   set_hooks(g, *a.kernel, p, e, g.own_end, true);  // the peer's rows first
+  mark(stream, "gemm +");
   if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+  mark(stream, "gemm -");
 
   // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.
   await(*d, cs, mine, consumed(ws, 0), e - 1);
@@ -305,13 +341,16 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
     const int64_t row = peer * p.shard_rows + p.begin(j);
     const uint32_t stored = uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
     await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
+    mark(cs, label("copy", -1, j, true));
     copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
          at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);
     signal(*d, cs, w.win.peer(peer), ready(peer, j), e);
+    mark(cs, label("copy", -1, j, false));
   }
   Event& comm_done = event(1);
   comm_done.record(cs);
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  mark(stream, "end");
   signal(*d, stream, w.win.peer(peer), consumed(ws, 0), e);
   return ok_status();
 }

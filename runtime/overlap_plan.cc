@@ -31,7 +31,7 @@ Result<ChunkPlan> plan_chunks(int64_t m, int world_size, int chunks) {
 }
 
 OneLaunchOrder one_launch_order(int64_t m, int bm, int cluster_m, int64_t phase_rows,
-                                int64_t first_row, bool round_up) {
+                                int64_t chunk_rows, int64_t first_row, bool round_up) {
   OneLaunchOrder o;
   const int64_t blocks = (m + bm - 1) / bm;
   int64_t b = round_up ? (first_row + bm - 1) / bm : first_row / bm;
@@ -39,8 +39,13 @@ OneLaunchOrder one_launch_order(int64_t m, int bm, int cluster_m, int64_t phase_
   o.first_m_block = b >= blocks ? 0 : static_cast<int>(b);
   const int64_t unit = int64_t{bm} * cluster_m;
   if (phase_rows > 0 && phase_rows % unit == 0) {
+    // Sub-chunks in turn too, when they are whole cluster rows: the copy engines then move
+    // (all-gather: bring in; reduce-scatter: send) each one while the next is computed.
+    const int64_t chunk_units = chunk_rows > 0 && chunk_rows % unit == 0 ? chunk_rows / unit : 0;
     o.group_mc = 16 / cluster_m;
-    while (o.group_mc > 1 && (phase_rows / unit) % o.group_mc != 0) --o.group_mc;
+    while (o.group_mc > 1 && ((phase_rows / unit) % o.group_mc != 0 ||
+                              (chunk_units > 0 && chunk_units % o.group_mc != 0)))
+      --o.group_mc;
   }
   return o;
 }

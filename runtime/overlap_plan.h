@@ -34,14 +34,15 @@ Result<ChunkPlan> plan_chunks(int64_t m, int world_size, int chunks);
 // hook_group_mc) for a kernel of bm x ... tiles in clusters of cluster_m along M: start at the
 // M tile of `first_row` (rounded down, or up with round_up, to whole clusters; 0 past the
 // end), in groups of cluster rows that divide a phase of phase_rows rows, so that the tiles go
-// phase by phase (the largest such group up to 16 / cluster_m; 1 when a phase is not whole
-// cluster rows).
+// phase by phase, and, when sub-chunks of chunk_rows are whole cluster rows, that divide a
+// sub-chunk too, so that within a phase the sub-chunks go in turn (the largest such group up
+// to 16 / cluster_m; 1 when a phase is not whole cluster rows).
 struct OneLaunchOrder {
   int first_m_block = 0;
   int group_mc = 1;
 };
 OneLaunchOrder one_launch_order(int64_t m, int bm, int cluster_m, int64_t phase_rows,
-                                int64_t first_row, bool round_up);
+                                int64_t chunk_rows, int64_t first_row, bool round_up);
 
 // The 64-row slabs (what the one-launch kernel counts as stored) that rows
 // [first_row, first_row + rows) touch; rows >= 1.

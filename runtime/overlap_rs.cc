@@ -33,6 +33,7 @@ Result<ChunkPlan> check_rs(const GemmReduceScatterArgs& a, int world_size) {
 
 Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUstream stream) {
   State& s = *s_;
+  s.trace_start();
   Result<ChunkPlan> planned = check_rs(a, s.comm->world_size());
   if (!planned.ok()) return planned.error();
   const ChunkPlan& p = *planned;

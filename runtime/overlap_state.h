@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/memory.h"
@@ -160,6 +161,19 @@ struct OverlapExecutor::State {
                                     CUstream stream);
   Status gemm_reduce_scatter_one_launch(const GemmReduceScatterArgs& a, const ChunkPlan& p,
                                         CeWindow& w, CUstream stream);
+
+  // The trace (OverlapExecutor::set_trace): timed events, reused run after run.
+  bool tracing = false;
+  std::vector<std::pair<std::string, Event>> marks;
+  size_t n_marks = 0;
+  void trace_start() { n_marks = 0; }
+  // Marks that `s` got here, when tracing.
+  void mark(CUstream s, std::string what) {
+    if (!tracing) return;
+    if (n_marks == marks.size()) marks.emplace_back(std::string(), Event(*d, true));
+    marks[n_marks].first = std::move(what);
+    marks[n_marks++].second.record(s);
+  }
 
   Event& event(size_t i) {
     while (events.size() <= i) events.emplace_back(*d, false);

@@ -118,8 +118,31 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float*
   const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
   float tensor_scale = 1.0f;
   if constexpr (Cfg::kScale == ScaleKind::kTensor) tensor_scale = args.scale_a[0] * args.scale_b[0];
+  constexpr int kIters = 64 * kCols / 4 / 128;
 #pragma unroll
   for (int c0 = 0; c0 < Cfg::kBN; c0 += kCols) {
+    // C's loads go first, so that they are in flight together while the fragment goes
+    // through shared memory (one at a time, each waited for, they cost a memory latency per
+    // 4 elements: a third of the time of a short-K launch that accumulates).
+    float cv[Cfg::kAccumulate ? kIters : 1][4];
+    if constexpr (Cfg::kAccumulate) {
+#pragma unroll
+      for (int i = 0; i < kIters; ++i) {
+        const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
+        const int row = row_base + r, col = n0 + c0 + 4 * c4;
+        const bool own = has_own && hooks::own_row(args, row);
+        const void* const cs = own ? args.own_c : args.c;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) cv[i][e] = 0.0f;
+        if (row >= args.m || col >= Cfg::kN || !cs) continue;
+        const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
+        if (col + 4 <= Cfg::kN && vc) load4<kOut>(cs, ci, cv[i]);
+        else {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) if (col + e < Cfg::kN) cv[i][e] = kern::load_out<kOut>(cs, ci + e);
+        }
+      }
+    }
 #pragma unroll
     for (int jj = 0; jj < kCols / 8; ++jj) {
       const int j = c0 / 8 + jj;
@@ -129,14 +152,13 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float*
     }
     named_barrier(1 + cw, 128);
 #pragma unroll
-    for (int i = 0; i < 64 * kCols / 4 / 128; ++i) {
+    for (int i = 0; i < kIters; ++i) {
       const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
       const int row = row_base + r, col = n0 + c0 + 4 * c4;
       if (row >= args.m || col >= Cfg::kN) continue;
       const bool full = col + 4 <= Cfg::kN;
       const bool own = has_own && hooks::own_row(args, row);
       void* const dst = own ? args.own_d : args.d;
-      const void* const cs = own ? args.own_c : args.c;
       const float4 x = ld_shared_v4(buf + (r * kPitch + 4 * c4) * 4);
       float o[4] = {x.x * tensor_scale, x.y * tensor_scale, x.z * tensor_scale, x.w * tensor_scale};
       if constexpr (Cfg::kScale == ScaleKind::kRow) {
@@ -162,16 +184,9 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float*
 #pragma unroll
         for (int e = 0; e < 4; ++e) o[e] += b[e];
       }
-      if (Cfg::kAccumulate && cs) {
-        const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
-        float c[4];
-        if (full && vc) load4<kOut>(cs, ci, c);
-        else {
+      if constexpr (Cfg::kAccumulate) {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) c[e] = col + e < Cfg::kN ? kern::load_out<kOut>(cs, ci + e) : 0.0f;
-        }
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += c[e];
+        for (int e = 0; e < 4; ++e) o[e] += cv[i][e];  // zero where there is no C
       }
       const long long di = (own ? row - args.own_begin : args.d_row_offset + row) * args.ldd + col;
       if (full && vd) store4<kOut>(dst, di, o);
@@ -193,12 +208,47 @@ __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, u
   else epilogue_rows<Cfg, false>(args, v, buf, row_base, n0, cw);
 }
 
+// Named barriers: 0 the CTA, 1 + cw a consumer warpgroup's epilogue, 3 split K; and for the
+// overlap hooks' counts, between consumer warpgroup cw and its signal warp (gemm()):
+// kStoredBarrier + cw "a tile's stores are issued" (the warpgroup arrives, the warp waits) and
+// kTakenBarrier + cw "the warp has taken it" (the warp arrives, the warpgroup waits before
+// its next arrival, so neither side gets two tiles ahead and each barrier's phases alternate).
+constexpr int kStoredBarrier = 4, kTakenBarrier = 6, kSignalThreads = 128 + 32;
+
+// K blocks before the end of a tile at which its C is pulled into L2.
+constexpr int kPrefetchLead = 4;
+
+// Near the end of a tile that accumulates: pull this warpgroup's 64 rows of C into L2, so the
+// epilogue's loads hit there. An own row's C (the peer's partial, overlap_hooks.cuh) only once
+// it has landed; the test does not wait.
+template <class Cfg>
+__device__ __forceinline__ void prefetch_c(const GemmArgs& args, int r0, int n0) {
+  constexpr int kOB = Cfg::kOut == OutKind::kF32 ? 4 : 2;
+  constexpr int kLines = (Cfg::kBN * kOB + 127) / 128;  // per row, when n0 is line-aligned
+  const int r1 = min(r0 + 64, args.m);
+  for (int i = threadIdx.x % 128; i < 64 * kLines; i += 128) {
+    const int row = r0 + i / kLines, col = n0 + (i % kLines) * (128 / kOB);
+    if (row >= r1 || col >= Cfg::kN) continue;
+    const bool own = hooks::own_row(args, row);
+    const void* cs = own ? args.own_c : args.c;
+    if (!cs || (own && args.c_ready && !hooks::rows_ready(args, args.c_ready, row))) continue;
+    const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(cs) + ci * kOB));
+  }
+}
+
+// Whether a consumer warpgroup hands the tile of rows [r0, r1) to its signal warp.
+__device__ __forceinline__ bool signals(const GemmArgs& args, int split, int r0, int r1) {
+  return args.tile_done && split == 1 && r0 < r1;
+}
+
 // After the K loop of one unit: with split K, hand the partial to split_k_reduce and stop
 // unless this CTA is the tile's last slice; then the epilogue. Counters and partials are per
 // CTA tile (not per cluster): each CTA of a cluster finishes its own rows.
 template <class Cfg, int kAcc>
 __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAcc], unsigned epi, unsigned split_flag,
-                                            int m_block, int nb, int cta_tiles, int slice, int split) {
+                                            int m_block, int nb, int cta_tiles, int slice, int split,
+                                            bool& handed) {
   constexpr int kConsumers = Cfg::kBM / 64;
   constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
   const int cw = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4;
@@ -218,10 +268,12 @@ __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAc
     if (o0 < o1) hooks::wait_rows(args, args.c_ready, o0, o1);
   }
   epilogue<Cfg>(args, v, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, nb * Cfg::kBN, cw);
-  if (args.tile_done && r0 < r1) {
-    __threadfence_system();
-    named_barrier(1 + cw, 128);
-    if (threadIdx.x % 128 == 0) hooks::count_slab(args, r0, r1);
+  // The slab's stores are issued: hand the count to this warpgroup's signal warp (gemm()),
+  // which waits for them to be visible; this warpgroup goes on to its next tile.
+  if (signals(args, split, r0, r1)) {
+    if (handed) named_barrier(kTakenBarrier + cw, kSignalThreads);  // the last one was taken
+    named_barrier_arrive(kStoredBarrier + cw, kSignalThreads);
+    handed = true;
   }
 }
 
@@ -317,6 +369,25 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
           if (++s == kStages) { s = 0; phase ^= 1u; }
         }
       }
+    } else if (args.tile_done && threadIdx.x / 32 >= 1 && threadIdx.x / 32 <= kConsumers) {
+      // Signal warp of consumer warpgroup cw (the overlap hooks' reduce-scatter): for each
+      // tile the warpgroup stores, wait for its arrival, make its stores visible to the copy
+      // engines (a fence at system scope covers what the barrier ordered before it), then
+      // count the slab. Off the consumers' path: their fence cost an o-layer launch 10-30%.
+      const int cw = threadIdx.x / 32 - 1;
+      for (int u = cluster_id; u < num_units; u += num_clusters) {
+        int m_block, nb, kb0, kb1;
+        unit(u, m_block, nb, kb0, kb1);
+        const int r0 = m_block * kBM + cw * 64, r1 = min(r0 + 64, args.m);
+        if (!signals(args, split, r0, r1)) continue;
+        named_barrier(kStoredBarrier + cw, kSignalThreads);
+        named_barrier_arrive(kTakenBarrier + cw, kSignalThreads);
+        if (lane == 0) {
+          __threadfence_system();
+          hooks::count_slab(args, r0, r1);
+        }
+        __syncwarp();
+      }
     }
   } else {
     if constexpr (kConsumers == 2) setmaxnreg_inc<232>();
@@ -327,6 +398,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
     float fin[kBlock ? kAcc : 1];
     int s = 0;
     unsigned phase = 0;
+    bool handed = false;  // a tile went to the signal warp, not yet known to be taken
     for (int u = cluster_id; u < num_units; u += num_clusters) {
       int m_block, nb, kb0, kb1;
       unit(u, m_block, nb, kb0, kb1);
@@ -351,6 +423,10 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
           for (int c = 0; c < kSb; ++c) sbv[c] = args.scale_b[kb * kNumSbCols + min(n0 / 128 + c, kNumSbCols - 1)];
         }
+        // C into L2 a few K blocks before the epilogue reads it (earlier, the K loop's own
+        // traffic would push it out again).
+        if constexpr (Cfg::kAccumulate)
+          if (kb == max(kb0, kb1 - kPrefetchLead)) prefetch_c<Cfg>(args, m0 + cw * 64, n0);
         mbar_wait(bars + 8 * s, phase);
         const unsigned a_tile = ring + s * kStage + cw * 64 * kBK;
         const unsigned long long da = make_smem_desc(a_tile);
@@ -399,11 +475,12 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
         for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
         release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
-        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split);
+        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, handed);
       } else {
-        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split);
+        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, handed);
       }
     }
+    if (handed) named_barrier(kTakenBarrier + cw, kSignalThreads);  // the signal warp's last arrival
   }
   if constexpr (kClusterM > 1) {
     // No CTA may leave while its peer can still arrive on its barriers or multicast into it.

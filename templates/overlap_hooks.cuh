@@ -37,6 +37,12 @@ __device__ __forceinline__ void wait_rows(const GemmArgs& a, const unsigned* fla
   }
 }
 
+// Whether the flag covering row r has reached the run's epoch (does not wait).
+__device__ __forceinline__ bool rows_ready(const GemmArgs& a, const unsigned* flags, int r) {
+  int end = 0;
+  return static_cast<int>(ld_acquire(flags + slot_of(a, r, &end)) - a.hook_epoch) >= 0;
+}
+
 // After wait_rows, before TMA reads what the copy engines wrote: order the generic-proxy
 // acquire before the async proxy's loads.
 __device__ __forceinline__ void fence_async_global() {

@@ -47,40 +47,50 @@ std::vector<std::pair<int, int>> walk(int64_t m, int bm, const OneLaunchOrder& o
   return tiles;
 }
 
-// Checks one layer's tile shape at several M and ranks: each tile once; all-gather tiles go
-// shard by shard from the local one; the reduce-scatter's peer rows all come before its own.
+// Checks one layer's tile shape at several M, ranks and sub-chunk counts: each tile once;
+// all-gather tiles go shard by shard from the local one; the reduce-scatter's peer rows all
+// come before its own; and within a shard, sub-chunks in turn when they are whole cluster
+// rows (so the copy engines move each while the next computes).
 template <class C>
 void check_orders(int bm, int world) {
-  for (int64_t m : {1024, 2048, 4096, 16384}) {
-    const int64_t shard = m / world;
-    const int m_blocks = int((m + bm - 1) / bm);
-    const int n_blocks = (C::kN + C::kBN - 1) / C::kBN;
-    for (int q = 0; q < world; ++q) {
-      SCOPED_TRACE("M=" + std::to_string(m) + " rank " + std::to_string(q) + " bm " +
-                   std::to_string(bm) + " cluster " + std::to_string(C::kClusterM));
-      const auto ag = walk<C>(m, bm, one_launch_order(m, bm, C::kClusterM, shard, q * shard, false));
-      ASSERT_EQ(ag.size(), size_t(m_blocks) * n_blocks);
-      const std::set<std::pair<int, int>> distinct(ag.begin(), ag.end());
-      EXPECT_EQ(distinct.size(), ag.size());
-      int last = 0;  // shards in visiting order: q, q + 1, ... (mod world)
-      for (const auto& [mb, nb] : ag) {
-        const int at = int((mb * bm / shard - q + world) % world);
-        ASSERT_GE(at, last) << "M tile " << mb << " (shard " << mb * bm / shard
-                            << ") after a tile of a later shard";
-        last = at;
-      }
-      if (world != 2) continue;
-      const auto rs = walk<C>(m, bm, one_launch_order(m, bm, C::kClusterM, shard, (q + 1) * shard, true));
-      ASSERT_EQ(rs.size(), size_t(m_blocks) * n_blocks);
-      bool own_seen = false;
-      for (const auto& [mb, nb] : rs) {
-        const bool own = mb * bm / shard == q;
-        ASSERT_FALSE(own_seen && !own) << "a tile of the peer's rows (M tile " << mb
-                                       << ") after one of this rank's own";
-        own_seen = own_seen || own;
+  for (int64_t m : {1024, 2048, 4096, 16384})
+    for (int64_t chunks : {1, 2, 4, 3}) {
+      const int64_t shard = m / world, chunk = (shard + chunks - 1) / chunks;
+      const bool whole = chunk % (bm * C::kClusterM) == 0;
+      const int m_blocks = int((m + bm - 1) / bm);
+      const int n_blocks = (C::kN + C::kBN - 1) / C::kBN;
+      // Where M tile mb falls in the visiting order that starts at shard `first`.
+      auto order = [&](int mb, int first) {
+        const int64_t at = (mb * bm / shard - first + world) % world;
+        return at * (chunks + 1) + (whole ? (mb * bm % shard) / chunk : 0);
+      };
+      for (int q = 0; q < world; ++q) {
+        SCOPED_TRACE("M=" + std::to_string(m) + " chunks " + std::to_string(chunks) + " rank " +
+                     std::to_string(q) + " bm " + std::to_string(bm) + " cluster " +
+                     std::to_string(C::kClusterM));
+        const auto ag = walk<C>(
+            m, bm, one_launch_order(m, bm, C::kClusterM, shard, chunk, q * shard, false));
+        ASSERT_EQ(ag.size(), size_t(m_blocks) * n_blocks);
+        const std::set<std::pair<int, int>> distinct(ag.begin(), ag.end());
+        EXPECT_EQ(distinct.size(), ag.size());
+        int64_t last = 0;  // shards in visiting order q, q + 1, ... (mod world), sub-chunks
+        for (const auto& [mb, nb] : ag) {
+          ASSERT_GE(order(mb, q), last) << "M tile " << mb << " (shard " << mb * bm / shard
+                                        << ") after a tile of a later shard or sub-chunk";
+          last = order(mb, q);
+        }
+        if (world != 2) continue;
+        const auto rs = walk<C>(
+            m, bm, one_launch_order(m, bm, C::kClusterM, shard, chunk, (q + 1) * shard, true));
+        ASSERT_EQ(rs.size(), size_t(m_blocks) * n_blocks);
+        last = 0;
+        for (const auto& [mb, nb] : rs) {
+          ASSERT_GE(order(mb, 1 - q), last)
+              << "M tile " << mb << " after a tile of this rank's own rows or a later sub-chunk";
+          last = order(mb, 1 - q);
+        }
       }
     }
-  }
 }
 
 TEST(OneLaunchOrder, PhasesInTurnForTheLlamaTiles) {
@@ -94,16 +104,20 @@ TEST(OneLaunchOrder, PhasesInTurnForTheLlamaTiles) {
 TEST(OneLaunchOrder, StartsAndGroups) {
   // Rank 1 of 2 at M = 2048 with 128-row tiles in pairs: its shard starts at tile 8; a
   // phase is 4 cluster rows, so groups of 4 (not the default 8).
-  OneLaunchOrder o = one_launch_order(2048, 128, 2, 1024, 1024, false);
+  OneLaunchOrder o = one_launch_order(2048, 128, 2, 1024, 1024, 1024, false);
   EXPECT_EQ(o.first_m_block, 8);
   EXPECT_EQ(o.group_mc, 4);
   // Past the end wraps to 0; rounding goes to whole clusters.
-  EXPECT_EQ(one_launch_order(2048, 128, 2, 1024, 2048, true).first_m_block, 0);
-  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 333, true).first_m_block, 4);
-  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 333, false).first_m_block, 2);
+  EXPECT_EQ(one_launch_order(2048, 128, 2, 1024, 1024, 2048, true).first_m_block, 0);
+  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 333, 333, true).first_m_block, 4);
+  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 333, 333, false).first_m_block, 2);
   // A phase that is not whole cluster rows gets groups of 1.
-  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 0, false).group_mc, 1);
-  EXPECT_EQ(one_launch_order(16384, 128, 2, 8192, 0, false).group_mc, 8);
+  EXPECT_EQ(one_launch_order(666, 128, 2, 333, 333, 0, false).group_mc, 1);
+  EXPECT_EQ(one_launch_order(16384, 128, 2, 8192, 8192, 0, false).group_mc, 8);
+  // Sub-chunks of whole cluster rows bound the group too (4 of 2x128 rows in 1024); others
+  // do not (683 rows).
+  EXPECT_EQ(one_launch_order(16384, 128, 2, 8192, 1024, 0, false).group_mc, 4);
+  EXPECT_EQ(one_launch_order(4096, 128, 2, 2048, 683, 0, false).group_mc, 8);
 }
 
 // The counts the reduce-scatter's comm stream waits for: per sub-chunk of the peer's rows,
