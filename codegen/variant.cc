@@ -213,8 +213,9 @@ const std::vector<Variant>& variants() {
               .header = "gemm_fp8_sm90.cuh",
               .entry = "tpjit::sm90::gemm",
               .params = "const __grid_constant__ tpjit::sm90::TmaDesc tma_a, "
-                        "const __grid_constant__ tpjit::sm90::TmaDesc tma_b, tpjit::GemmArgs args",
-              .forward = "tma_a, tma_b, args",
+                        "const __grid_constant__ tpjit::sm90::TmaDesc tma_b, "
+                        "const __grid_constant__ tpjit::sm90::TmaDesc tma_a_local, tpjit::GemmArgs args",
+              .forward = "tma_a, tma_b, tma_a_local, args",
               .archs = {Arch::kSm90a},
               .tensor_maps = true,
               .persistent = true,

@@ -129,7 +129,7 @@ Result<GemmKernel> GemmKernel::load(const Driver& d, const codegen::GemmSpec& sp
 
 bool has_hooks(const GemmArgs& a) {
   return a.first_m_block != 0 || a.a_ready || a.c_ready || a.tile_done || a.own_d || a.own_c ||
-         a.own_end != a.own_begin || a.hook_group_mc != 0;
+         a.own_end != a.own_begin || a.hook_group_mc != 0 || a.local_shard != 0;
 }
 
 Status GemmKernel::check_args(const GemmArgs& a) const {
@@ -169,6 +169,13 @@ Status GemmKernel::check_args(const GemmArgs& a) const {
       return bad_args("own rows need own_d and own_begin <= own_end");
     if (a.hook_group_mc < 0 || a.hook_group_mc > 16)
       return bad_args("hook_group_mc must be within [0, 16]");
+    if (a.local_shard < 0 ||
+        (a.local_shard > 0 &&
+         (a.hook_shard_rows < 1 || a.hook_shard_rows % spec_.tile.bm != 0 ||
+          int64_t{a.local_shard} * a.hook_shard_rows > a.m)))
+      return bad_args("local_shard must be 0, or name a shard of hook_shard_rows rows (a "
+                      "multiple of the tile's " + std::to_string(spec_.tile.bm) +
+                      ") within M, with LaunchOptions::a_local");
   }
   return ok_status();
 }
@@ -180,7 +187,9 @@ int GemmKernel::max_resident_ctas() const {
 Status GemmKernel::launch(const GemmArgs& args, CUstream stream, const LaunchOptions& opts) const {
   if (Status s = check_args(args); !s.ok()) return s;
   const codegen::LaunchShape sh = codegen::launch_shape(spec_, args.m);
-  if (sh.tensor_maps) return launch_tma(args, sh, stream, sh.persistent ? opts.max_ctas : 0);
+  if (args.local_shard > 0 && !opts.a_local)
+    return bad_args("local_shard needs LaunchOptions::a_local (the shard's rows)");
+  if (sh.tensor_maps) return launch_tma(args, sh, stream, opts);
   LaunchConfig cfg;
   cfg.grid = {sh.grid_x, sh.grid_y, sh.grid_z};
   cfg.block = {sh.block_x, sh.block_y, sh.block_z};
@@ -197,10 +206,12 @@ Status GemmKernel::launch(const GemmArgs& args, CUstream stream, const LaunchOpt
 // {128, bm}, B is [N, K] with boxes of {128, bn / cluster_m} (each CTA of a cluster loads its
 // share of the B tile and multicasts it).
 Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh,
-                              CUstream stream, int max_ctas) const {
+                              CUstream stream, const LaunchOptions& opts) const {
   if (args.m == 0) return ok_status();  // no rows: nothing to write, no map of 0 rows
+  const int max_ctas = sh.persistent ? opts.max_ctas : 0;
   const codegen::TileConfig& t = spec_.tile;
-  CUtensorMap ma, mb;
+  const bool local_map = spec_.variant == "sm90_wgmma";  // its kernels take a third map
+  CUtensorMap ma, mb, ml;
   {
     std::lock_guard lock(maps_->mu);
     auto encode = [&](MapSet& set, const void* base, uint64_t rows, int64_t stride,
@@ -226,6 +237,12 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
                           uint32_t(t.bn / t.cluster_m), &mb);
         !s.ok())
       return s;
+    ml = ma;
+    if (local_map && args.local_shard > 0)
+      if (Status s = encode(maps_->a, opts.a_local, uint64_t(args.hook_shard_rows), args.lda,
+                            uint32_t(t.bm), &ml);
+          !s.ok())
+        return s;
   }
   LaunchConfig cfg;
   unsigned clusters = static_cast<unsigned>(max_clusters_);
@@ -243,14 +260,14 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
   local.split_k = has_hooks(args) ? 1 : codegen::split_for(spec_, args.m, static_cast<int>(cap));
   local.workspace = nullptr;
   local.tile_counters = nullptr;
-  local.reserved = 0;
   if (local.split_k > 1) {
     if (Status s = attach_split_workspace(&local, local.split_k, stream); !s.ok()) return s;
     cfg.grid.x = std::min(static_cast<unsigned>(codegen::output_tiles(spec_, args.m)) *
                               static_cast<unsigned>(local.split_k),
                           cap);
   }
-  void* params[] = {&ma, &mb, &local};
+  void* params[] = {&ma, &mb, &ml, &local};
+  if (!local_map) params[2] = &local;  // sm100: (A, B, args)
   fn_.launch(cfg, params);
   return ok_status();
 }

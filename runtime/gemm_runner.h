@@ -25,6 +25,10 @@ struct LaunchOptions {
   // an overlapped collective). Non-persistent variants ignore it: their CTAs are short-lived
   // and the block scheduler interleaves them with others anyway.
   int max_ctas = 0;
+  // sm90_wgmma with args.local_shard > 0: that shard's hook_shard_rows rows of A, row stride
+  // lda, read from here instead of from args.a (the all-gather's one launch: no copy of its own
+  // shard into the gathered buffer).
+  const void* a_local = nullptr;
 };
 
 // Whether `a` uses any overlap hook (templates/overlap_hooks.cuh): only sm90_wgmma kernels
@@ -61,7 +65,7 @@ class GemmKernel {
   GemmKernel(const Driver* d, codegen::GemmSpec spec, Module m, Function f, int max_clusters);
   Status check_args(const GemmArgs& args) const;
   Status launch_tma(const GemmArgs& args, const codegen::LaunchShape& sh, CUstream stream,
-                    int max_ctas) const;
+                    const LaunchOptions& opts) const;
   // Points a->workspace and a->tile_counters at stream's buffers, grown to `split` slices.
   Status attach_split_workspace(GemmArgs* a, int split, CUstream stream) const;
   const Driver* d_;

@@ -42,10 +42,13 @@
 // multiple of 64) the copy-engine paths launch each GEMM once over all M rows instead of once
 // per sub-chunk, so the GEMM keeps its whole-M tiling and waves. The kernel itself waits for
 // rows still in flight and counts the rows it has stored (templates/overlap_hooks.cuh); its
-// tiles start with the local shard (all-gather; the shard is copied into the window on the
-// caller's stream just before) or with the peer's rows (reduce-scatter, whose sub-chunks then
-// leave as soon as they are stored). Nothing a waiting tile needs may run on this GPU's SMs,
-// and the launch's CTAs must all be resident at once: true when nothing else runs on the GPU.
+// tiles start with the local shard (all-gather: read from a_shard itself through a second
+// tensor map when the shard is whole M tiles, else copied into the window on the caller's
+// stream just before) or with the peer's rows (reduce-scatter, whose sub-chunks then leave as
+// soon as they are stored), and within a shard go sub-chunk by sub-chunk when sub-chunks are
+// whole cluster rows (runtime/overlap_plan.h, one_launch_order). The launches are enqueued
+// before the copies. Nothing a waiting tile needs may run on this GPU's SMs, and the launch's
+// CTAs must all be resident at once: true when nothing else runs on the GPU.
 // one_launch = false keeps one launch per sub-chunk.
 // A rank never writes a peer's staging before the peer has finished reading the previous
 // run's: each run ends by raising a "consumed" flag on its senders. Flags count runs (epochs,

@@ -27,6 +27,8 @@ using namespace overlap_detail;
 namespace {
 
 constexpr int kMaxChunks = 64;
+// The all-gather's one launch enqueues its GEMMs before its sends from this many shard rows.
+constexpr int64_t kLaunchFirstRows = 1024;
 
 size_t round256(size_t b) { return (b + 255) / 256 * 256; }
 size_t flag_bytes(int ws) { return round256(sizeof(uint32_t) * size_t(ws) * (kMaxChunks + 1)); }
@@ -123,6 +125,18 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   mark(stream, "start");
   Event& start = event(0);
   start.record(stream);
+  auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
+    for (const AgGemm& g : a.gemms)
+      if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream);
+          !st.ok())
+        return st;
+    return ok_status();
+  };
+  // The local shard first, on every SM, while the copy engines bring the others' rows; it is
+  // enqueued before the copies, so the GPU does not wait for the host to enqueue them.
+  mark(stream, "gemm local +");
+  const Status local = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows);
+  mark(stream, "gemm local -");
   comm_stream.wait(start.get());  // the shard (and its scales) are written
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
@@ -151,18 +165,7 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   Event& comm_done = event(1);
   comm_done.record(cs);
 
-  auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
-    for (const AgGemm& g : a.gemms)
-      if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream);
-          !st.ok())
-        return st;
-    return ok_status();
-  };
-  // The local shard first, on every SM, while the copy engines bring the others' rows.
-  mark(stream, "gemm local +");
-  if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows); !st.ok())
-    return st;
-  mark(stream, "gemm local -");
+  if (!local.ok()) return local;  // the sends are enqueued: no peer waits forever
   for (int j = 0; j < p.chunks; ++j)
     for (int i = 1; i < ws; ++i) {
       const int r = (q + i) % ws;
@@ -246,14 +249,19 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
   const int ws = p.world_size, q = comm->rank();
   const int64_t sf = scale_a_floats_per_row(a.gemms[0].kernel->spec().scale, a.k);
-  // The window holds the gathered A in [M, K] order (this rank's shard too) and its scales.
+  // The window holds the gathered A in [M, K] order and its scales. This rank's own rows are
+  // read from a.a_shard itself (the kernels' local A map) when the shard is whole M tiles of
+  // every GEMM; else they are copied in too.
   const size_t a_at = flag_bytes(ws), scale_at = round256(a_at + size_t(p.m * a.k));
+  bool direct = true;
+  for (const AgGemm& g : a.gemms) direct = direct && p.shard_rows % g.kernel->spec().tile.bm == 0;
   uint8_t* mine = w.win.local();
   const uint32_t e = ++w.epoch;
   const CUstream cs = comm_stream.get();
   auto send = [&](CUstream on, uint8_t* to, int j) {  // this rank's sub-chunk j into a window
     const int64_t row = q * p.shard_rows + p.begin(j);
-    copy(*d, on, to + a_at + row * a.k, at(a.a_shard, p.begin(j) * a.k), p.rows(j) * a.k);
+    if (to != mine || !direct)
+      copy(*d, on, to + a_at + row * a.k, at(a.a_shard, p.begin(j) * a.k), p.rows(j) * a.k);
     if (sf > 0)
       copy(*d, on, to + scale_at + row * sf * 4, a.scale_a_shard + p.begin(j) * sf,
            p.rows(j) * sf * 4);
@@ -261,15 +269,38 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   };
 
   mark(stream, "start");
-  // The local shard goes in on the GEMMs' stream, before them: a copy within one GPU may run
-  // as a kernel, which would find no SM free beside a launch that waits for it. The sends to
-  // the peers start after it: copies share the copy engines, and queued behind a peer's
-  // sub-chunk the local one held the launch back by a whole transfer (qkv, M = 4096: 60-90
-  // us on 2x H100).
+  // The local shard (or only its scales and flags, when direct) goes in on the GEMMs' stream,
+  // before them: a copy within one GPU may run as a kernel, which would find no SM free beside
+  // a launch that waits for it. The sends to the peers start after it: copies share the copy
+  // engines, and queued behind a peer's sub-chunk the local one held the launch back by a
+  // whole transfer (qkv, M = 4096: 60-90 us on 2x H100).
   mark(stream, "local copy +");
   for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
   Event& start = event(0);
   start.record(stream);
+  // Launches and sends go in the order that keeps the GPU busy while the host enqueues: the
+  // benchmark (and a caller with an idle GPU) starts each region from an empty queue. With a
+  // long local phase, the GEMMs first (the copies enqueued before them cost qkv 10 us at
+  // M = 2048 on 2x H100); with a short one, the sends first (the kernel would only wait for
+  // the peer's host to enqueue its sends: 50 -> 76 us at qkv M = 128). A failed launch still
+  // lets the sends go, so no peer waits forever for this rank's rows; the error comes after.
+  Status launched = ok_status();
+  auto launch_all = [&] {
+    mark(stream, "gemm +");
+    for (const AgGemm& g : a.gemms) {
+      GemmArgs ga = ag_rows_args(
+          a, g, mine + a_at,
+          sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard, p.m, 0);
+      ga.a_ready = reinterpret_cast<const unsigned*>(mine);
+      set_hooks(ga, *g.kernel, p, e, q * p.shard_rows, false);  // the local rows first
+      LaunchOptions lo;
+      if (direct) ga.local_shard = q + 1, lo.a_local = a.a_shard;
+      if (launched.ok()) launched = g.kernel->launch(ga, stream, lo);
+    }
+    mark(stream, "gemm -");
+  };
+  const bool gemms_first = p.shard_rows >= kLaunchFirstRows;
+  if (gemms_first) launch_all();
   comm_stream.wait(start.get());
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
@@ -277,28 +308,20 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
     for (int i = 1; i < ws; ++i) send(cs, w.win.peer((q + i) % ws), j);
     mark(cs, label("copy", -1, j, false));
   }
-  mark(stream, "gemm +");
   if (a.gathered_a) {
     for (int j = 0; j < p.chunks; ++j)
       for (int i = 1; i < ws; ++i) await(*d, cs, mine, ready((q + i) % ws, j), e);
     copy(*d, cs, a.gathered_a, mine + a_at, p.m * a.k);
+    if (direct)  // the window has no copy of this rank's rows
+      copy(*d, cs, at(a.gathered_a, q * p.shard_rows * a.k), a.a_shard, p.shard_rows * a.k);
   }
   Event& comm_done = event(1);
   comm_done.record(cs);
-
-  for (const AgGemm& g : a.gemms) {
-    GemmArgs ga = ag_rows_args(
-        a, g, mine + a_at,
-        sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) : a.scale_a_shard, p.m, 0);
-    ga.a_ready = reinterpret_cast<const unsigned*>(mine);
-    set_hooks(ga, *g.kernel, p, e, q * p.shard_rows, false);  // the local rows first
-    if (Status st = g.kernel->launch(ga, stream); !st.ok()) return st;
-  }
-  mark(stream, "gemm -");
+  if (!gemms_first) launch_all();
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
   mark(stream, "end");
   for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
-  return ok_status();
+  return launched;
 }
 
 Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceScatterArgs& a,

@@ -44,7 +44,9 @@ struct GemmArgs {
   unsigned hook_epoch;       // a flag is set once (int)(flag - hook_epoch) >= 0
   int own_begin, own_end;
   int hook_group_mc;         // > 0: tile-order groups of this many cluster rows (not 16 / cluster)
-  int reserved;              // zero; keeps the size a multiple of 8 on host and device alike
+  int local_shard;           // > 0: rows [(local_shard - 1) * hook_shard_rows, local_shard *
+                             // hook_shard_rows) of A come from the launch's local A map, the
+                             // caller's own shard, not from `a` (sm90: the third tensor map)
 };
 static_assert(sizeof(GemmArgs) == 200, "GemmArgs is an ABI shared with runtime/: keep its layout");
 

@@ -6,8 +6,9 @@
 // The generated prelude defines `struct Config` and the kernel, which calls gemm<Config>:
 //   extern "C" __global__ void __launch_bounds__(threads(Config), 1) NAME(
 //       const __grid_constant__ tpjit::sm90::TmaDesc tma_a,
-//       const __grid_constant__ tpjit::sm90::TmaDesc tma_b, tpjit::GemmArgs args)
-//   { tpjit::sm90::gemm<Config>(tma_a, tma_b, args); }
+//       const __grid_constant__ tpjit::sm90::TmaDesc tma_b,
+//       const __grid_constant__ tpjit::sm90::TmaDesc tma_a_local, tpjit::GemmArgs args)
+//   { tpjit::sm90::gemm<Config>(tma_a, tma_b, tma_a_local, args); }
 // Config members (all static constexpr):
 //   int kN, kK             exact width and depth; K % 16 == 0 (TMA strides), N >= 1
 //   int kBM                64 or 128 (one consumer warpgroup per 64 rows)
@@ -26,6 +27,8 @@
 // L2_PROMOTION_L2_256B, FLOAT_OOB_FILL_NONE = zeros, element strides {1, 1}):
 //   A: dims {kK, m}, strides {lda bytes}, box {128, kBM}
 //   B: dims {kK, kN}, strides {ldb bytes}, box {128, kBN / kClusterM}
+//   A local: as A over the hook_shard_rows rows of args.local_shard's shard (the all-gather's
+//            one launch reads this rank's rows from the caller's buffer); else A again
 // Block scales cost registers: kBN <= 192 with kScale == kBlock (256 spills).
 #pragma once
 
@@ -278,7 +281,8 @@ __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAc
 }
 
 template <class Cfg>
-__device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b, const GemmArgs& args) {
+__device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b, const TmaDesc& tma_a_local,
+                                     const GemmArgs& args) {
   constexpr int kBM = Cfg::kBM, kBN = Cfg::kBN, kBK = Cfg::kBK, kStages = Cfg::kStages;
   constexpr int kClusterM = Cfg::kClusterM;
   constexpr int kConsumers = kBM / 64;
@@ -310,6 +314,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
   if (threadIdx.x == 0) {
     tma_prefetch_desc(&tma_a);
     tma_prefetch_desc(&tma_b);
+    if (args.local_shard > 0) tma_prefetch_desc(&tma_a_local);
     for (int s = 0; s < kStages; ++s) {
       mbar_init(bars + 8 * s, 1);
       mbar_init(bars + 8 * (kStages + s), 4 * kConsumers * kClusterM);
@@ -353,12 +358,19 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
           hooks::wait_rows(args, args.a_ready, m_block * kBM, min(m_block * kBM + kBM, args.m));
           hooks::fence_async_global();
         }
+        // This rank's own shard may come straight from the caller's buffer (local_shard).
+        const TmaDesc* a_map = &tma_a;
+        int a_row = m_block * kBM;
+        if (args.local_shard > 0) {
+          const int lo = (args.local_shard - 1) * args.hook_shard_rows;
+          if (a_row >= lo && a_row < lo + args.hook_shard_rows) a_map = &tma_a_local, a_row -= lo;
+        }
         for (int kb = kb0; kb < kb1; ++kb) {
           mbar_wait(bars + 8 * (kStages + s), phase ^ 1u);
           const unsigned full = bars + 8 * s;
           const unsigned a_dst = ring + s * kStage;
           mbar_arrive_expect_tx(full, kStage);
-          tma_load_2d(a_dst, &tma_a, full, kb * kBK, m_block * kBM);
+          tma_load_2d(a_dst, a_map, full, kb * kBK, a_row);
           if constexpr (kClusterM == 1) {
             tma_load_2d(a_dst + kTileA, &tma_b, full, kb * kBK, nb * kBN);
           } else {

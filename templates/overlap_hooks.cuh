@@ -2,11 +2,14 @@
 // executors run one launch over every row (runtime/overlap_ce.cc):
 //   all-gather:     rows of other ranks arrive by copy engine while the kernel runs; the
 //                   producer waits on a_ready before loading them (tiles of the local shard
-//                   come first: first_m_block), and so do the consumers before reading scales.
-//   reduce-scatter: the kernel computes the rows other ranks own first, counting each stored
-//                   64-row slab in tile_done so the copy engines can send a sub-chunk as soon as
-//                   it is complete; this rank's rows come last, waiting on c_ready for the
-//                   partial sum the peer sent, and go to own_d with it added.
+//                   come first: first_m_block; local_shard reads them through the local A
+//                   map), and so do the consumers before reading scales.
+//   reduce-scatter: the kernel computes the rows other ranks own first; a signal warp per
+//                   consumer warpgroup counts each stored 64-row slab in tile_done so the copy
+//                   engines can send a sub-chunk as soon as it is complete; this rank's rows
+//                   come last, waiting on c_ready for the partial sum the peer sent, and go to
+//                   own_d with it added.
+// hook_group_mc makes the tiles go phase by phase and sub-chunk by sub-chunk.
 // A flag is written by a copy engine's stream (cuStreamWriteValue32, after the data) and read
 // here with acquire loads at system scope. Device-only; NVRTC builtins only.
 #pragma once

@@ -174,6 +174,9 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{fusion::ScaleMode::kRow, 4, 666, true},
                       Case{fusion::ScaleMode::kBlock, 2, 666, true},
                       Case{fusion::ScaleMode::kBlock, 4, 1024, true},
+                      // shards of whole M tiles: the one launch reads its own from a_shard
+                      Case{fusion::ScaleMode::kTensor, 2, 2048, true},
+                      Case{fusion::ScaleMode::kRow, 4, 1024, true, 0, Transport::kCopyEngine, 2},
                       Case{fusion::ScaleMode::kTensor, 4, 6, true},  // more chunks than rows
                       Case{fusion::ScaleMode::kBlock, 1, 666, false},
                       Case{fusion::ScaleMode::kTensor, 1, 666, false},
