@@ -18,6 +18,18 @@ constexpr int kSms = 132;
 constexpr int kSmReserve = 16;           // SMs left to NCCL while GEMMs overlap it
 constexpr double kRequiredSaving = 0.9;  // fused must predict <= 90% of unfused
 
+// The copy engines (bench/RESULTS.md, seventh run, 2x H100): 317-327 GB/s per direction on
+// 32 MiB copies; a fused all-gather took 6-41 us more than the slower of its GEMM and
+// collective, a reduce-scatter 26-54 us at M <= 2048 and more with a larger partial product
+// (o: 63 us at 64 MiB, 173 us at 256 MiB: reading the received partial in the epilogue, the
+// own rows waiting for it). With this file's conservative GEMM time the constants below pick
+// fused on those shapes only where fused measured faster (tests/codegen/overlap_execution_test.cc).
+constexpr double kCeGBs = 300;
+constexpr double kCeLatencyUs = 10;
+constexpr double kCeAllGatherUs = 30;
+constexpr double kCeReduceScatterUs = 55;
+constexpr double kCeReduceScatterUsPerMiB = 0.7;
+
 double fused_us(const OverlapShape& s, double gemm, double coll, int chunks) {
   const double slow = gemm * kSms / (kSms - kSmReserve);  // overlapped GEMMs on fewer SMs
   const double extra = kFusedOverheadUs + kPerChunkUs * (chunks - 1);
@@ -35,6 +47,19 @@ double fused_us(const OverlapShape& s, double gemm, double coll, int chunks) {
   return gemm / chunks + (chunks - 1) * std::max(g, c) + c + extra;
 }
 
+// The copy engines: no SM taken from the GEMM, one launch (all-gather) or two sub-chunks
+// (reduce-scatter), the collective hidden behind the GEMM up to a fixed cost.
+void copy_engine_estimate(const OverlapShape& s, double bytes, OverlapEstimate& e) {
+  const double coll = kCeLatencyUs + bytes / (kCeGBs * 1e3);
+  const double partial_mib = double(s.m) * double(s.n) * s.out_bytes / double(1 << 20);
+  e.fused_us = std::max(e.gemm_us, coll) +
+               (s.all_gather ? kCeAllGatherUs
+                             : kCeReduceScatterUs + kCeReduceScatterUsPerMiB * partial_mib);
+  e.chunks = s.all_gather ? 1 : 2;
+  e.sm_reserve = 0;
+  e.model = kCopyEngineCostModel;
+}
+
 }  // namespace
 
 OverlapEstimate estimate_overlap(const OverlapShape& s) {
@@ -45,7 +70,12 @@ OverlapEstimate estimate_overlap(const OverlapShape& s) {
   const double bytes = s.all_gather ? double(s.m) * double(s.k) * (ws - 1) / ws
                                     : double(s.m) * double(s.n) * s.out_bytes * (ws - 1) / ws;
   e.collective_us = kCollectiveLatencyUs + bytes / (kBusGBs * 1e3);
-  e.unfused_us = e.gemm_us + e.collective_us;
+  e.unfused_us = e.gemm_us + e.collective_us;  // unfused runs NCCL's collective
+  if (s.copy_engine && s.world_size > 1) {
+    copy_engine_estimate(s, bytes, e);
+    e.fused = e.fused_us <= kRequiredSaving * e.unfused_us;
+    return e;
+  }
   e.fused_us = 1e300;
   for (int chunks : {1, 2, 4}) {
     // A chunk pays the collective's latency again.

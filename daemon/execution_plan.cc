@@ -1,7 +1,6 @@
 #include "daemon/execution_plan.h"
 
 #include "cache/tuning_store.h"
-#include "cache/tuning_store.h"
 #include "codegen/overlap_cost.h"
 
 namespace tpjit {
@@ -19,7 +18,7 @@ cache::OverlapKey overlap_key(const fusion::Region& region, int world_size, int6
   return key;
 }
 
-nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m,
+nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m, bool one_host,
                                 const cache::OverlapStore& store) {
   const cache::OverlapKey key = overlap_key(region, world_size, m);
   if (std::optional<cache::OverlapRecord> r = store.lookup(key)) {
@@ -38,12 +37,13 @@ nlohmann::json region_execution(const fusion::Region& region, int world_size, in
   shape.m = m;
   shape.n = key.n;
   shape.k = key.k;
+  shape.copy_engine = one_host;
   if (!region.gemms.empty() && region.gemms.front().out_dtype == graph::DType::kF32)
     shape.out_bytes = 4;
   const codegen::OverlapEstimate e = codegen::estimate_overlap(shape);
   return {{"m", m}, {"choice", e.fused ? "fused" : "unfused"}, {"chunks", e.chunks},
           {"sm_reserve", e.sm_reserve}, {"source", "cost_model"}, {"fused_us", e.fused_us},
-          {"unfused_us", e.unfused_us}, {"model", std::string(codegen::kOverlapCostModel)}};
+          {"unfused_us", e.unfused_us}, {"model", std::string(e.model)}};
 }
 
 }  // namespace tpjit

@@ -20,7 +20,7 @@ cache::OverlapKey overlap_key(const fusion::Region& region, int world_size, int6
 // {"m", "choice": "fused"|"unfused", "chunks", "sm_reserve", "source": "measured"|"cost_model",
 //  "fused_us", "unfused_us", then "limit_us", "card", "measured_at" (measured) or "model"
 //  (cost_model)}. Any card's record is taken (the compile service opens no GPU).
-nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m,
+nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m, bool one_host,
                                 const cache::OverlapStore& store);
 
 }  // namespace tpjit

@@ -119,6 +119,7 @@ Result<DaemonOptions> parse_daemon_args(const std::vector<std::string>& args) {
       auto a = parse_rendezvous(value);
       if (!a) return a.error();
       out.workers.rendezvous = value;
+      c.ranks_on_one_host = a->host == "localhost" || a->host.rfind("127.", 0) == 0;
     } else {
       auto n = parse_int(name, value, 1, 1024);
       if (!n) return n.error();

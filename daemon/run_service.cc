@@ -41,6 +41,13 @@ Result<RunBody> parse_body(const json& body) {
     if (!body["check"].is_boolean()) return bad("\"check\" must be true or false", "body.check");
     r.check = body["check"].get<bool>();
   }
+  if (body.contains("execution")) {
+    const json& e = body["execution"];
+    if (!e.is_string() || (e != "plan" && e != "fused" && e != "unfused"))
+      return bad("\"execution\" must be \"plan\" (the plan's choice), \"fused\" or \"unfused\"",
+                 "body.execution");
+    r.execution = e.get<std::string>();
+  }
   for (auto [key, slot, hi] : {std::tuple{"iters", &r.iters, 10000}, std::tuple{"chunks", &r.chunks, 64}}) {
     if (!body.contains(key)) continue;
     if (!body[key].is_number_integer() || body[key].get<int64_t>() < (std::string(key) == "iters" ? 0 : 1) ||
@@ -134,20 +141,24 @@ class RunService final : public RequestHandler {
         regions.push_back(entry);
         continue;
       }
-      // Chunks as asked, else as the plan measured them for this region (or 2); the
-      // transport as measured (else the runtime's default).
+      // Fused or unfused as the plan chose for this M (or as asked); chunks as asked, else as
+      // the plan has them for this region (or 2); the transport as measured (else the
+      // runtime's default).
       RunBody region_body = *body;
       json execution;
       for (const json& p : (*plan)["regions"])
         if (p.value("id", -1) == r.id && p.contains("execution") && !p["execution"].empty())
           execution = p["execution"][0];
       if (region_body.chunks == 0) region_body.chunks = execution.value("chunks", 2);
+      const bool fused = body->execution == "fused" ||
+                         (body->execution == "plan" && execution.value("choice", "fused") != "unfused");
       std::vector<json> messages;
       for (size_t i = 0; i < devices->size(); ++i) {
         auto job = region_job(r, (*plan)["kernels"], *bound, region_body, world,
                               pool_.first_rank() + int(i));
         if (!job) return job.error();
         if (execution.contains("transport")) (*job)["transport"] = execution["transport"];
+        (*job)["fused"] = fused;
         messages.push_back(ipc::make_request(1, "run_region", *job));
       }
       auto replies = pool_.call_all(messages, true);
@@ -173,8 +184,9 @@ class RunService final : public RequestHandler {
           if (c.contains(key)) check[key] = c[key];
       }
       entry["executed"] = true;
+      entry["execution"] = fused ? "fused" : "unfused";
       entry["ms_median"] = ms;
-      entry["transport"] = transport;
+      entry["transport"] = fused ? transport : "none";
       entry["iters"] = body->iters;
       if (body->check) entry["check"] = check;
       regions.push_back(entry);

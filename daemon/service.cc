@@ -36,6 +36,7 @@ class CompileService final : public RequestHandler {
         cache_(config.cache_dir, config.cache_budget_bytes),
         tuning_(config.cache_dir),
         overlap_(config.cache_dir),
+        one_host_(config.ranks_on_one_host),
         pool_(std::max(1, config.workers)) {}
 
   ~CompileService() override { pool_.join(); }
@@ -124,7 +125,8 @@ class CompileService final : public RequestHandler {
       executions.emplace_back();
       for (const auto& region : matches.back().regions) {
         executions.back().push_back(
-            region.fused ? region_execution(region, request.graph.world_size, request.m[i], overlap_)
+            region.fused ? region_execution(region, request.graph.world_size, request.m[i],
+                                            one_host_, overlap_)
                          : json());
         if (!region.fused) continue;
         for (const auto& gemm : region.gemms) {
@@ -295,6 +297,7 @@ class CompileService final : public RequestHandler {
   cache::CubinCache cache_;
   cache::TuningStore tuning_;
   cache::OverlapStore overlap_;
+  bool one_host_;  // DaemonConfig::ranks_on_one_host
   boost::asio::thread_pool pool_;
 
   mutable std::mutex mutex_;

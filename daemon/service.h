@@ -17,6 +17,10 @@ struct DaemonConfig {
   int workers = 4;                    // threads serving handler requests
   uint64_t cache_budget_bytes = 4ull << 30;
   uint32_t max_frame_bytes = 16u << 20;  // payload cap for frames in both directions
+  // Every rank is on this host (one daemon's workers, or daemons that meet on a loopback
+  // rendezvous): fused regions move their bytes with the copy engines, and the planner's cost
+  // model predicts that transport (codegen/overlap_cost.h); false: NCCL's.
+  bool ranks_on_one_host = true;
 };
 
 // The handler for compile (and later run, warmup) requests.

@@ -48,10 +48,13 @@ Result<json> fake(const Args& a, const ipc::Request& r) {
                 {"device_count", a.fake_gpus}, {"fake", true}};
   if (r.type == "nccl_id") return json{{"nccl_id", std::string(256, 'a')}};
   if (r.type == "init_comm") return json::object();
-  if (r.type == "run_region")
+  if (r.type == "run_region") {
+    const bool fused = r.body.value("fused", true);
     return json{{"region", r.body.value("region", 0)}, {"rank", r.body.value("rank", 0)},
-                {"iters", r.body.value("iters", 1)}, {"ms_median", 0.0}, {"transport", "nccl"},
+                {"iters", r.body.value("iters", 1)}, {"ms_median", 0.0},
+                {"execution", fused ? "fused" : "unfused"}, {"transport", fused ? "nccl" : "none"},
                 {"outputs", json::array()}};
+  }
   if (r.type == "die") {
     if (r.body.contains("signal")) std::raise(r.body["signal"].get<int>());
     std::_Exit(r.body.value("code", 1));

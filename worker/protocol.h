@@ -4,8 +4,8 @@
 //                                              "fake": bool}
 //   nccl_id    {}                          -> {"nccl_id": HEX}  (256 hex digits; rank 0's worker)
 //   init_comm  {"rank","world","nccl_id"}  -> {}   (blocks until every rank has joined)
-//   run_region RegionJob (below)           -> {"ms_median","iters","transport","outputs":[...],
-//                                              "check"?}
+//   run_region RegionJob (below)           -> {"ms_median","iters","execution","transport",
+//                                              "outputs":[...],"check"?}
 //   shutdown   {}                          -> {}   then exit 0
 // Fake mode (tpjit-worker --fake N, tests only) also serves
 //   die {"code": C} | {"signal": S}        -> no reply: exits or raises
@@ -13,7 +13,8 @@
 // RegionJob: {"region": ID, "kind": "all_gather_gemm"|"gemm_reduce_scatter", "m": M (all
 //   ranks' rows), "rank", "world", "iters", "chunks", "transport"?: "nccl"|"ce"|"ce_chunked"
 //   (absent: copy engines with one launch where the ranks map each other, else NCCL),
-//   "check": bool, "seed"?: S, "inputs_dir"?,
+//   "fused"?: bool (default true; false: the unfused executor, as the plan chose), "check":
+//   bool, "seed"?: S, "inputs_dir"?,
 //   "outputs_dir"?, "input": NAME (gathered shard, or the GEMM's a), "output": NAME (the
 //   reduce-scatter's result; all_gather_gemm writes each GEMM's "out"),
 //   "gemms": [{"node","key","spec","b","scale_a","scale_b","out"}]}

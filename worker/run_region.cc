@@ -1,6 +1,6 @@
-// GpuSession::run_region: one fused region on this rank through the overlap executor; with
-// "check", the unfused reference (collective then GEMM, or GEMM then collective) into separate
-// buffers and the relative error of each output against it, plus the float64 host reference
+// GpuSession::run_region: one fused region on this rank through the overlap executor, fused
+// or, when the job says "fused": false (the plan chose it), unfused; with "check", the unfused
+// reference (collective then GEMM, or GEMM then collective) into separate buffers and the relative error of each output against it, plus the float64 host reference
 // on sampled rows (worker/float64_check.h), each against the output dtype's bound.
 #include <algorithm>
 #include <cmath>
@@ -137,7 +137,10 @@ Result<json> GpuSession::run_region(const json& body) {
   }
 
   runtime::Stream stream(*d_);
-  auto enqueue = [&](bool fused) -> Status {
+  // The plan's execution (job "fused", default true) writes o.fused; the unfused reference
+  // of the check writes o.ref.
+  const bool run_fused = body.value("fused", true);
+  auto enqueue = [&](bool fused, bool reference = false) -> Status {
     if (ag) {
       runtime::AllGatherGemmArgs args{m, k_dim, a_dev.data(),
                                       static_cast<const float*>(sa_dev.data()), {}, nullptr, chunks};
@@ -147,7 +150,7 @@ Result<json> GpuSession::run_region(const json& body) {
         const int64_t n = kernels[i]->spec().n;
         args.gemms.push_back({kernels[i], b_dev[i].data(), k_dim,
                               static_cast<const float*>(sb_dev[i].data()), nullptr,
-                              (fused ? outs[i].fused : outs[i].ref).data(), n});
+                              (reference ? outs[i].ref : outs[i].fused).data(), n});
       }
       return fused ? executor_->all_gather_gemm(args, stream.get())
                    : executor_->all_gather_gemm_unfused(args, stream.get());
@@ -155,7 +158,7 @@ Result<json> GpuSession::run_region(const json& body) {
     runtime::GemmReduceScatterArgs args{m, k_dim, kernels[0], a_dev.data(), k_dim,
                                         static_cast<const float*>(sa_dev.data()), b_dev[0].data(),
                                         k_dim, static_cast<const float*>(sb_dev[0].data()),
-                                        (fused ? outs[0].fused : outs[0].ref).data(), chunks};
+                                        (reference ? outs[0].ref : outs[0].fused).data(), chunks};
     args.transport = how;
     args.one_launch = one_launch;
     return fused ? executor_->gemm_reduce_scatter(args, stream.get())
@@ -166,15 +169,17 @@ Result<json> GpuSession::run_region(const json& body) {
     o.fused.fill(0xFF);
     o.ref.fill(0xFF);
   }
-  if (Status s = enqueue(true); !s.ok()) return s.error();
+  if (Status s = enqueue(run_fused); !s.ok()) return s.error();
   stream.synchronize();
   if (Status s = comm_->check(); !s.ok()) return s.error();
   json result = {{"region", body.value("region", 0)}, {"rank", rank}, {"iters", iters},
-                 {"transport", executor_->last_transport() == runtime::Transport::kCopyEngine
+                 {"execution", run_fused ? "fused" : "unfused"},
+                 {"transport", !run_fused ? "none"
+                               : executor_->last_transport() == runtime::Transport::kCopyEngine
                                    ? "copy_engine"
                                    : "nccl"}};
   if (check) {
-    if (Status s = enqueue(false); !s.ok()) return s.error();
+    if (Status s = enqueue(false, true); !s.ok()) return s.error();
     stream.synchronize();
     // Fused against unfused (same kernel, so near-exact), and against float64 on sampled rows.
     json rel = json::object(), vs64 = json::object(), bound = json::object(), skipped;
@@ -209,7 +214,7 @@ Result<json> GpuSession::run_region(const json& body) {
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
     start.record(stream.get());
-    if (Status s = enqueue(true); !s.ok()) return s.error();
+    if (Status s = enqueue(run_fused); !s.ok()) return s.error();
     end.record(stream.get());
     end.synchronize();
     ms.push_back(end.elapsed_ms_since(start));

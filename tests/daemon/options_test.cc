@@ -49,6 +49,21 @@ TEST(DaemonOptions, UsageErrorsNameTheOption) {
   }
 }
 
+// The planner's cost model assumes the copy engines only when every rank is on this host.
+TEST(DaemonOptions, RanksOnOneHostUnlessTheRendezvousIsElsewhere) {
+  auto alone = parse_daemon_args({});
+  ASSERT_TRUE(alone.ok());
+  EXPECT_TRUE(alone->config.ranks_on_one_host);
+  for (const char* at : {"127.0.0.1:29500", "localhost:29500"}) {
+    auto o = parse_daemon_args({"--rank", "1", "--world", "2", "--rendezvous", at});
+    ASSERT_TRUE(o.ok()) << at << ": " << o.error().message;
+    EXPECT_TRUE(o->config.ranks_on_one_host) << at;
+  }
+  auto far = parse_daemon_args({"--rank", "1", "--world", "2", "--rendezvous", "10.0.0.7:29500"});
+  ASSERT_TRUE(far.ok()) << far.error().message;
+  EXPECT_FALSE(far->config.ranks_on_one_host);
+}
+
 TEST(DaemonOptions, Help) {
   auto o = parse_daemon_args({"--help"});
   ASSERT_TRUE(o.ok());

@@ -1,8 +1,10 @@
 #!/bin/bash
 # tpjit run end to end on two GPUs (ctest gpu.run_e2e; exit 77 = skipped, with the reason):
-#   1. one tpjitd on two GPUs: llama3-8b-mlp-tp2 at M=2048 with --check; every fused region
-#      must execute and pass both checks (fused vs unfused, and vs float64 within the bound);
-#      a TP4 graph must be refused with world_size_mismatch while the daemon keeps serving;
+#   1. one tpjitd on two GPUs: llama3-8b-mlp-tp2 at M=2048 with --check --execution fused;
+#      every fused region must execute fused and pass both checks (fused vs unfused, and vs
+#      float64 within the bound); a TP4 graph must be refused with world_size_mismatch while
+#      the daemon keeps serving; a run after it, as the plan chooses, must run each region the
+#      way the plan's execution says;
 #   2. two tpjitd, one GPU each (CUDA_VISIBLE_DEVICES=0 / 1), --rank 0/1 --world 2 joined by a
 #      rendezvous on loopback, each given the same run: both succeed with ok checks (they
 #      share the first daemon's cache, so nothing is compiled twice).
@@ -48,6 +50,7 @@ fused = [g for g in r["regions"] if g["fused"]]
 assert fused, "no fused region"
 for g in fused:
     assert g["executed"], g
+    assert want is None or g["execution"] == "fused", ("execution", g["execution"])
     c = g["check"]
     assert c["ok"], c
     for name, e in c["rel_error_vs_float64"].items():
@@ -63,7 +66,7 @@ echo "== one daemon, two GPUs"
 PIDS+=($!)
 wait_socket "$T/s/a.sock"
 timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
-  --check --iters 5 --json >"$T/one.json" 2>"$T/one.log" || fail "tpjit run (rc $?): $(cat "$T/one.log")"
+  --check --iters 5 --execution fused --json >"$T/one.json" 2>"$T/one.log" || fail "tpjit run (rc $?): $(cat "$T/one.log")"
 check_reply ${E2E_TRANSPORT-copy_engine} <"$T/one.json" || fail "checks: $(cat "$T/one.json")"
 
 timeout 120 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp4.json" --m 2048 \
@@ -73,6 +76,16 @@ echo "TP4 graph refused: $(head -c 300 "$T/tp4.out")"
 timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
   --check --iters 2 --json >"$T/again.json" 2>>"$T/one.log" || fail "no run after the refusal"
 check_reply <"$T/again.json" >/dev/null || fail "checks after the refusal"
+timeout 60 "$BIN/tpjit" --socket "$T/s/a.sock" compile "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
+  --json >"$T/plan.json" 2>>"$T/one.log" || fail "no plan"
+python3 -c '
+import json, sys
+plan, run = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+chose = {r["id"]: r["execution"][0]["choice"] for r in plan["regions"] if r.get("execution")}
+ran = {r["id"]: r["execution"] for r in run["regions"] if r["fused"]}
+assert chose and chose == ran, ("the run did not follow the plan", chose, ran)
+print("run as planned:", ran)
+' "$T/plan.json" "$T/again.json" || fail "the run did not follow the plan"
 "$BIN/tpjit" --socket "$T/s/a.sock" shutdown >/dev/null || fail "shutdown"
 wait "${PIDS[0]}"; PIDS=()
 
@@ -87,7 +100,7 @@ wait_socket "$T/s/r0.sock"; wait_socket "$T/s/r1.sock"
 CLIENTS=()
 for r in 0 1; do
   timeout 300 "$BIN/tpjit" --socket "$T/s/r$r.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
-    --check --iters 5 --json >"$T/r$r.json" 2>"$T/r$r.log" &
+    --check --iters 5 --execution fused --json >"$T/r$r.json" 2>"$T/r$r.log" &
   CLIENTS+=($!)
 done
 for r in 0 1; do wait "${CLIENTS[$r]}" || fail "rank $r run (rc $?): $(cat "$T/r$r.log")"; done

@@ -102,6 +102,31 @@ TEST_F(RunRequestTest, AGoodRunExecutesEveryFusedRegion) {
   EXPECT_EQ((*r)["regions"][1]["kind"], "gemm_reduce_scatter");
 }
 
+// A fused region runs as the plan's execution chose for this M (at M = 256 the cost model
+// keeps both unfused: fusing does not pay there), unless the request forces one way.
+TEST_F(RunRequestTest, FusedRegionsRunAsThePlanChoseUnlessAsked) {
+  auto planned = run(body("llama3-8b-mlp-tp2", 256));
+  ASSERT_TRUE(planned.ok()) << planned.error().message;
+  for (const auto& region : (*planned)["regions"]) {
+    EXPECT_EQ(region["execution"], "unfused") << region;
+    EXPECT_EQ(region["transport"], "none") << region;
+  }
+  json forced = body("llama3-8b-mlp-tp2", 256);
+  forced["execution"] = "fused";
+  auto f = run(forced);
+  ASSERT_TRUE(f.ok()) << f.error().message;
+  for (const auto& region : (*f)["regions"]) {
+    EXPECT_EQ(region["execution"], "fused") << region;
+    EXPECT_EQ(region["transport"], "nccl") << region;  // what the fake workers say
+  }
+  json wrong = body("llama3-8b-mlp-tp2", 256);
+  wrong["execution"] = "sometimes";
+  auto w = run(wrong);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.error().where, "body.execution");
+  expect_serving();
+}
+
 TEST_F(RunRequestTest, AGraphForAnotherGroupSizeSaysHowManyGpusItSees) {
   auto r = run(body("llama3-8b-mlp-tp4", 256));
   ASSERT_FALSE(r.ok());

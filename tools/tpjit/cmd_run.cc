@@ -1,5 +1,5 @@
 // tpjit run GRAPH.json --m M [--seed S | --inputs DIR] [--outputs DIR] [--check] [--iters N]
-//           [--chunks C] [--json]
+//           [--chunks C] [--execution plan|fused|unfused] [--json]
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -28,7 +28,8 @@ std::string format_run(const nlohmann::json& r) {
       s += "not executed (unfused): " + g.value("reason", "") + "\n";
       continue;
     }
-    std::snprintf(line, sizeof line, "fused  %.3f ms median of %d", g.value("ms_median", 0.0), g.value("iters", 0));
+    std::snprintf(line, sizeof line, "%-7s %.3f ms median of %d", g.value("execution", "fused").c_str(),
+                  g.value("ms_median", 0.0), g.value("iters", 0));
     s += line;
     s += "\n";
     if (!g.contains("check")) continue;
@@ -59,6 +60,14 @@ int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args) 
     const std::string& a = args[i];
     if (a == "--json") { as_json = true; continue; }
     if (a == "--check") { body["check"] = true; continue; }
+    if (a == "--execution") {
+      if (i + 1 >= args.size()) return usage_error("--execution needs plan, fused or unfused");
+      const std::string& v = args[++i];
+      if (v != "plan" && v != "fused" && v != "unfused")
+        return usage_error("--execution takes plan, fused or unfused, got \"" + v + "\"");
+      body["execution"] = v;
+      continue;
+    }
     if (a == "--m" || a == "--seed" || a == "--iters" || a == "--chunks" || a == "--inputs" || a == "--outputs") {
       if (i + 1 >= args.size()) return usage_error(a + " needs a value");
       const std::string& v = args[++i];
