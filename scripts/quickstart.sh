@@ -35,7 +35,8 @@ for pass in 1 2; do
 done
 
 if [ "$gpus" -ge 2 ]; then
-  echo "=== $gpus GPUs: executing the fused TP2 plans on GPUs 0 and 1, checked against the unfused reference"
+  echo "=== $gpus GPUs: executing the TP2 plans on GPUs 0 and 1 (each fused region fused or unfused,"
+  echo "    as its plan chose for this M), checked against the unfused reference"
   for g in llama3-70b-attn-tp2 llama3-70b-mlp-tp2; do
     "$bin/tpjit" run "tests/data/graphs/$g.json" --m 4096 --check --iters 20
   done
