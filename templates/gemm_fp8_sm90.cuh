@@ -2,6 +2,7 @@
 // one producer warpgroup (a single thread issues the copies), kBM/64 consumer warpgroups each
 // computing 64 x kBN with wgmma m64nNk32 e4m3 (QGMMA in SASS), persistent tiles, and an optional
 // 2-CTA cluster along M that multicasts the shared B tile (each CTA loads half of it).
+// The epilogue (scales, bias, C, the stores, the overlap hooks' counts) is sm90_epilogue.cuh.
 //
 // The generated prelude defines `struct Config` and the kernel, which calls gemm<Config>:
 //   extern "C" __global__ void __launch_bounds__(threads(Config), 1) NAME(
@@ -35,6 +36,7 @@
 #include "gemm_args.cuh"
 #include "gemm_epilogue.cuh"
 #include "overlap_hooks.cuh"
+#include "sm90_epilogue.cuh"
 #include "sm90_ptx.cuh"
 #include "sm90_split_k.cuh"
 #include "sm90_wgmma_ops.cuh"
@@ -44,8 +46,6 @@ namespace tpjit { namespace sm90 {
 
 template <class Cfg>
 constexpr int stage_bytes() { return (Cfg::kBM + Cfg::kBN) * Cfg::kBK; }
-template <class Cfg>
-constexpr int epi_bytes();
 // 1 KiB slack to align the ring to the 128-byte swizzle atom, the ring, one epilogue staging
 // buffer per consumer warpgroup, 2 mbarriers per stage, then 16 bytes for the split-K flag.
 template <class Cfg>
@@ -64,221 +64,6 @@ __device__ __forceinline__ void release_stage(unsigned empty_bar, int lane) {
   }
 }
 
-// Four adjacent outputs as one 8- or 16-byte access (the caller checked alignment).
-template <OutKind kOut>
-__device__ __forceinline__ void load4(const void* p, long long idx, float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(p) + idx);
-    o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
-  } else {
-    const uint2 v = *reinterpret_cast<const uint2*>(static_cast<const unsigned short*>(p) + idx);
-    const unsigned short h[4] = {static_cast<unsigned short>(v.x & 0xFFFF), static_cast<unsigned short>(v.x >> 16),
-                                 static_cast<unsigned short>(v.y & 0xFFFF), static_cast<unsigned short>(v.y >> 16)};
-#pragma unroll
-    for (int e = 0; e < 4; ++e) o[e] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(h[e]) : kern::f16_to_f32(h[e]);
-  }
-}
-template <OutKind kOut>
-__device__ __forceinline__ void store4(void* p, long long idx, const float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    *reinterpret_cast<float4*>(static_cast<float*>(p) + idx) = make_float4(o[0], o[1], o[2], o[3]);
-  } else if constexpr (kOut == OutKind::kBF16) {
-    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_bf16x2(o[0], o[1]), pack_bf16x2(o[2], o[3]));
-  } else {
-    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_f16x2(o[0], o[1]), pack_f16x2(o[2], o[3]));
-  }
-}
-__device__ __forceinline__ bool aligned(const void* p, unsigned bytes) {
-  return (reinterpret_cast<unsigned long long>(p) & (bytes - 1)) == 0;
-}
-
-// Staging chunk of the epilogue: kCols fp32 columns of the warpgroup's 64 rows, rows padded by
-// 8 floats so the fragment writes (float2) and the row reads (float4) are free of bank conflicts.
-template <class Cfg>
-constexpr int epi_cols() { return Cfg::kBN % 32 == 0 ? 32 : 16; }
-template <class Cfg>
-constexpr int epi_bytes() { return 64 * (epi_cols<Cfg>() + 8) * 4; }
-
-// Scale, bias, accumulate and store one consumer warpgroup's 64 x kBN accumulators. The
-// wgmma fragment (v[4j + 2h + e]: row warp*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e) goes
-// through shared memory in column chunks so that global accesses are 4 adjacent elements per
-// thread and whole rows per warp.
-template <class Cfg, bool kOwnRows>
-__device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0,
-                                              int cw) {
-  constexpr OutKind kOut = Cfg::kOut;
-  constexpr int kOB = kOut == OutKind::kF32 ? 4 : 2;
-  constexpr int kCols = epi_cols<Cfg>(), kPitch = kCols + 8;
-  const int tid = threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
-  const int r1 = warp * 16 + lane / 4, q2 = 2 * (lane % 4);
-  // Uniform: may this warpgroup use 4-wide accesses (then every index below is a multiple of 4)?
-  // With kOwnRows, rows [own_begin, own_end) go to own_d (+ own_c) instead (overlap_hooks.cuh).
-  constexpr bool has_own = kOwnRows;
-  const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB) && (!has_own || aligned(args.own_d, 4 * kOB));
-  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && (!args.c || aligned(args.c, 4 * kOB)) &&
-                  (!args.own_c || aligned(args.own_c, 4 * kOB));
-  const bool vb = Cfg::kBias && aligned(args.bias, 4 * kOB);
-  const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
-  float tensor_scale = 1.0f;
-  if constexpr (Cfg::kScale == ScaleKind::kTensor) tensor_scale = args.scale_a[0] * args.scale_b[0];
-  constexpr int kIters = 64 * kCols / 4 / 128;
-#pragma unroll
-  for (int c0 = 0; c0 < Cfg::kBN; c0 += kCols) {
-    // C's loads go first, so that they are in flight together while the fragment goes
-    // through shared memory (one at a time, each waited for, they cost a memory latency per
-    // 4 elements: a third of the time of a short-K launch that accumulates).
-    float cv[Cfg::kAccumulate ? kIters : 1][4];
-    if constexpr (Cfg::kAccumulate) {
-#pragma unroll
-      for (int i = 0; i < kIters; ++i) {
-        const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
-        const int row = row_base + r, col = n0 + c0 + 4 * c4;
-        const bool own = has_own && hooks::own_row(args, row);
-        const void* const cs = own ? args.own_c : args.c;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) cv[i][e] = 0.0f;
-        if (row >= args.m || col >= Cfg::kN || !cs) continue;
-        const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
-        if (col + 4 <= Cfg::kN && vc) load4<kOut>(cs, ci, cv[i]);
-        else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) if (col + e < Cfg::kN) cv[i][e] = kern::load_out<kOut>(cs, ci + e);
-        }
-      }
-    }
-#pragma unroll
-    for (int jj = 0; jj < kCols / 8; ++jj) {
-      const int j = c0 / 8 + jj;
-#pragma unroll
-      for (int h = 0; h < 2; ++h)
-        st_shared_v2(buf + ((r1 + 8 * h) * kPitch + 8 * jj + q2) * 4, v[4 * j + 2 * h], v[4 * j + 2 * h + 1]);
-    }
-    named_barrier(1 + cw, 128);
-#pragma unroll
-    for (int i = 0; i < kIters; ++i) {
-      const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
-      const int row = row_base + r, col = n0 + c0 + 4 * c4;
-      if (row >= args.m || col >= Cfg::kN) continue;
-      const bool full = col + 4 <= Cfg::kN;
-      const bool own = has_own && hooks::own_row(args, row);
-      void* const dst = own ? args.own_d : args.d;
-      const float4 x = ld_shared_v4(buf + (r * kPitch + 4 * c4) * 4);
-      float o[4] = {x.x * tensor_scale, x.y * tensor_scale, x.z * tensor_scale, x.w * tensor_scale};
-      if constexpr (Cfg::kScale == ScaleKind::kRow) {
-        const float rs = args.scale_a[row];
-        float sb[4];
-        if (full && vs) {
-          const float4 t = *reinterpret_cast<const float4*>(args.scale_b + col);
-          sb[0] = t.x; sb[1] = t.y; sb[2] = t.z; sb[3] = t.w;
-        } else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) sb[e] = col + e < Cfg::kN ? args.scale_b[col + e] : 0.0f;
-        }
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] *= rs * sb[e];
-      }
-      if constexpr (Cfg::kBias) {
-        float b[4];
-        if (full && vb) load4<kOut>(args.bias, col, b);
-        else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) b[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col + e) : 0.0f;
-        }
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += b[e];
-      }
-      if constexpr (Cfg::kAccumulate) {
-#pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += cv[i][e];  // zero where there is no C
-      }
-      const long long di = (own ? row - args.own_begin : args.d_row_offset + row) * args.ldd + col;
-      if (full && vd) store4<kOut>(dst, di, o);
-      else {
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          if (col + e < Cfg::kN) kern::store_out<kOut>(dst, di + e, o[e]);
-      }
-    }
-    named_barrier(1 + cw, 128);
-  }
-}
-
-// Own rows come only with the fused reduce-scatter's one launch: a separate instance keeps
-// the common epilogue free of them.
-template <class Cfg>
-__device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0, int cw) {
-  if (args.own_end > args.own_begin) epilogue_rows<Cfg, true>(args, v, buf, row_base, n0, cw);
-  else epilogue_rows<Cfg, false>(args, v, buf, row_base, n0, cw);
-}
-
-// Named barriers: 0 the CTA, 1 + cw a consumer warpgroup's epilogue, 3 split K; and for the
-// overlap hooks' counts, between consumer warpgroup cw and its signal warp (gemm()):
-// kStoredBarrier + cw "a tile's stores are issued" (the warpgroup arrives, the warp waits) and
-// kTakenBarrier + cw "the warp has taken it" (the warp arrives, the warpgroup waits before
-// its next arrival, so neither side gets two tiles ahead and each barrier's phases alternate).
-constexpr int kStoredBarrier = 4, kTakenBarrier = 6, kSignalThreads = 128 + 32;
-
-// K blocks before the end of a tile at which its C is pulled into L2.
-constexpr int kPrefetchLead = 4;
-
-// Near the end of a tile that accumulates: pull this warpgroup's 64 rows of C into L2, so the
-// epilogue's loads hit there. An own row's C (the peer's partial, overlap_hooks.cuh) only once
-// it has landed; the test does not wait.
-template <class Cfg>
-__device__ __forceinline__ void prefetch_c(const GemmArgs& args, int r0, int n0) {
-  constexpr int kOB = Cfg::kOut == OutKind::kF32 ? 4 : 2;
-  constexpr int kLines = (Cfg::kBN * kOB + 127) / 128;  // per row, when n0 is line-aligned
-  const int r1 = min(r0 + 64, args.m);
-  for (int i = threadIdx.x % 128; i < 64 * kLines; i += 128) {
-    const int row = r0 + i / kLines, col = n0 + (i % kLines) * (128 / kOB);
-    if (row >= r1 || col >= Cfg::kN) continue;
-    const bool own = hooks::own_row(args, row);
-    const void* cs = own ? args.own_c : args.c;
-    if (!cs || (own && args.c_ready && !hooks::rows_ready(args, args.c_ready, row))) continue;
-    const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(cs) + ci * kOB));
-  }
-}
-
-// Whether a consumer warpgroup hands the tile of rows [r0, r1) to its signal warp.
-__device__ __forceinline__ bool signals(const GemmArgs& args, int split, int r0, int r1) {
-  return args.tile_done && split == 1 && r0 < r1;
-}
-
-// After the K loop of one unit: with split K, hand the partial to split_k_reduce and stop
-// unless this CTA is the tile's last slice; then the epilogue. Counters and partials are per
-// CTA tile (not per cluster): each CTA of a cluster finishes its own rows.
-template <class Cfg, int kAcc>
-__device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAcc], unsigned epi, unsigned split_flag,
-                                            int m_block, int nb, int cta_tiles, int slice, int split,
-                                            bool& handed) {
-  constexpr int kConsumers = Cfg::kBM / 64;
-  constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
-  const int cw = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4;
-  const int m0 = m_block * Cfg::kBM;
-  if constexpr (Cfg::kSplitK > 1) {
-    if (split > 1) {
-      const bool live = m0 + cw * 64 + warp * 16 < args.m;
-      if (!split_k_reduce<128 * kConsumers>(args, v, m_block * kNumNBlocks + nb, cta_tiles, slice, live, split_flag))
-        return;
-    }
-  }
-  // Overlap hooks: an own row's C is the peer's partial sum, read once it has landed; a slab
-  // of other ranks' rows is counted once stored, so the copy engines can send it.
-  const int r0 = m0 + cw * 64, r1 = min(r0 + 64, args.m);
-  if (args.c_ready && r0 < r1) {
-    const int o0 = max(r0, args.own_begin), o1 = min(r1, args.own_end);
-    if (o0 < o1) hooks::wait_rows(args, args.c_ready, o0, o1);
-  }
-  epilogue<Cfg>(args, v, epi + cw * epi_bytes<Cfg>(), m0 + cw * 64, nb * Cfg::kBN, cw);
-  // The slab's stores are issued: hand the count to this warpgroup's signal warp (gemm()),
-  // which waits for them to be visible; this warpgroup goes on to its next tile.
-  if (signals(args, split, r0, r1)) {
-    if (handed) named_barrier(kTakenBarrier + cw, kSignalThreads);  // the last one was taken
-    named_barrier_arrive(kStoredBarrier + cw, kSignalThreads);
-    handed = true;
-  }
-}
 
 template <class Cfg>
 __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b, const TmaDesc& tma_a_local,
