@@ -74,6 +74,20 @@ class ClientOverSocketpair(unittest.TestCase):
         self.assertEqual(body["graph"], graph)
         self.assertEqual(body["archs"], ["sm_90a"])
 
+    def test_run_sends_the_options_it_is_given(self):
+        graph = {"format": "tpjit.graph/1", "name": "g", "nodes": []}
+        c = self.start(lambda r: ok(r, {"graph": r["body"]["graph"]["name"], "m": r["body"]["m"]}))
+        self.assertEqual(c.run(graph, m=4096), {"graph": "g", "m": 4096})
+        self.assertEqual(self.server.requests[0]["type"], "run")
+        self.assertEqual(self.server.requests[0]["body"], {"graph": graph, "m": 4096})
+        c.run(graph, m=2048, inputs="in", outputs="out", check=True, iters=3, chunks=2,
+              execution="unfused")
+        body = self.server.requests[1]["body"]
+        self.assertEqual(body["inputs"], os.path.abspath("in"))  # the daemon wants absolute
+        self.assertEqual(body["outputs"], os.path.abspath("out"))
+        self.assertEqual((body["check"], body["iters"], body["chunks"], body["execution"]),
+                         (True, 3, 2, "unfused"))
+
     def test_request_ids_increase_and_replies_match(self):
         c = self.start(lambda r: ok(r, {"echo": r["id"]}))
         got = [c.stats()["echo"] for _ in range(3)]

@@ -9,6 +9,7 @@ Requests are {"id", "type", "body"}; replies {"id", "ok": true, "body"} or
     with Client() as c:
         c.hello()
         plan = c.compile("tests/data/graphs/llama3-70b-attn-tp2.json", m=[128, 2048])
+        result = c.run("tests/data/graphs/llama3-70b-attn-tp2.json", m=4096, check=True)
 """
 import itertools
 import json
@@ -172,6 +173,27 @@ class Client:
             body["archs"] = list(archs)
         return self.call("compile", body, self.compile_timeout if timeout is None else timeout)
 
+    def run(self, graph, m, seed=None, inputs=None, outputs=None, check=False, iters=None,
+            chunks=None, execution=None, timeout=None) -> dict:
+        """Executes the plan on the daemon's GPUs (docs/protocol.md, "run") -> per-region
+        execution, times and, with check, errors against the unfused and float64 references.
+        inputs / outputs: directories of per-rank .npy files (sent as absolute paths);
+        execution: "plan" (the daemon's default: as the plan chose), "fused" or "unfused"."""
+        body = {"graph": load_graph(graph), "m": int(m)}
+        if seed is not None:
+            body["seed"] = int(seed)
+        for key, path in (("inputs", inputs), ("outputs", outputs)):
+            if path is not None:
+                body[key] = os.path.abspath(path)
+        if check:
+            body["check"] = True
+        for key, value in (("iters", iters), ("chunks", chunks)):
+            if value is not None:
+                body[key] = int(value)
+        if execution is not None:
+            body["execution"] = execution
+        return self.call("run", body, self.compile_timeout if timeout is None else timeout)
+
     def stats(self) -> dict:
         return self.call("stats")
 
@@ -180,7 +202,8 @@ class Client:
 
 
 def main(argv=None) -> int:
-    """CLI: python3 -m tpjit_client [--socket P] {hello|stats|shutdown|compile GRAPH --m N ...}."""
+    """CLI: python3 -m tpjit_client [--socket P]
+    {hello|stats|shutdown|compile GRAPH --m N ...|run GRAPH --m M [--check] [--execution E]}."""
     import argparse
     import sys
 
@@ -194,11 +217,21 @@ def main(argv=None) -> int:
     comp.add_argument("graph")
     comp.add_argument("--m", type=int, nargs="+", required=True, help="token counts")
     comp.add_argument("--arch", action="append", help="sm_90a or sm_100a (repeatable)")
+    run = sub.add_parser("run", help="execute the plan on the daemon's GPUs and print the result")
+    run.add_argument("graph")
+    run.add_argument("--m", type=int, required=True, help="token count")
+    run.add_argument("--check", action="store_true", help="also check against the references")
+    run.add_argument("--execution", choices=("plan", "fused", "unfused"),
+                     help="as the plan chose (default), or forced")
     args = ap.parse_args(argv)
     try:
         with Client(args.socket, timeout=args.timeout) as c:
-            out = c.compile(args.graph, args.m, args.arch) if args.cmd == "compile" \
-                else getattr(c, args.cmd)()
+            if args.cmd == "compile":
+                out = c.compile(args.graph, args.m, args.arch)
+            elif args.cmd == "run":
+                out = c.run(args.graph, args.m, check=args.check, execution=args.execution)
+            else:
+                out = getattr(c, args.cmd)()
     except (TpjitError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
