@@ -50,8 +50,10 @@
 // before the copies. Nothing a waiting tile needs may run on this GPU's SMs, and the launch's
 // CTAs must all be resident at once: true when nothing else runs on the GPU.
 // one_launch = false keeps one launch per sub-chunk.
-// A rank never writes a peer's staging before the peer has finished reading the previous
-// run's: each run ends by raising a "consumed" flag on its senders. Flags count runs (epochs,
+// A GEMM launch that fails (its arguments refused) skips the GEMMs after it but still sends
+// and raises its flags, so the copy-engine paths never leave a peer waiting; the error is
+// returned once everything is enqueued. A rank never writes a peer's staging before the peer
+// has finished reading the previous run's: each run ends by raising a "consumed" flag on its senders. Flags count runs (epochs,
 // compared modulo 2^32). The first fused run on an executor, and each one that needs a larger
 // window, allocates and exchanges the windows (collective, synchronizing).
 //

@@ -207,6 +207,9 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   mark(stream, "start");
   // The successor's receive area is free once it has read the last run's partials.
   await(*d, cs, mine, consumed(ws, 0), e - 1);
+  // A failed launch skips the GEMMs after it but not the copies and flags, so that no other
+  // rank waits forever for this one; the error comes back at the end.
+  Status launched = ok_status();
   for (int s = 0; s < ws; ++s) {
     const int target = (q - s - 1 + 2 * ws) % ws;  // whose rows this step sums
     const bool last = s == ws - 1;
@@ -219,7 +222,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
         g.ldc = sp.n;
       }
       mark(stream, label("gemm", s, j, true));
-      if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+      if (launched.ok()) launched = a.kernel->launch(g, stream);
       mark(stream, label("gemm", s, j, false));
       if (last) continue;
       Event& computed = event(size_t(s * p.chunks + j));
@@ -236,7 +239,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));  // rs_send is free again
   mark(stream, "end");
   signal(*d, stream, w.win.peer(pred), consumed(ws, 0), e);
-  return ok_status();
+  return launched;
 }
 
 bool OverlapExecutor::State::hooked(const GemmKernel& k) {
@@ -355,7 +358,9 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   g.tile_done = static_cast<unsigned*>(rs_done.data());
   set_hooks(g, *a.kernel, p, e, g.own_end, true);  // the peer's rows first
   mark(stream, "gemm +");
-  if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
+  // A failed launch still sends (what rs_send holds) and raises the flags, so the peer does
+  // not wait forever; the error comes back at the end.
+  const Status launched = a.kernel->launch(g, stream);
   mark(stream, "gemm -");
 
   // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.
@@ -363,7 +368,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   for (int j = 0; j < p.chunks; ++j) {
     const int64_t row = peer * p.shard_rows + p.begin(j);
     const uint32_t stored = uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
-    await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
+    if (launched.ok()) await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
     mark(cs, label("copy", -1, j, true));
     copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
          at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);
@@ -375,7 +380,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
   mark(stream, "end");
   signal(*d, stream, w.win.peer(peer), consumed(ws, 0), e);
-  return ok_status();
+  return launched;
 }
 
 }  // namespace tpjit::runtime
