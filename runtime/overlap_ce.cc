@@ -135,7 +135,9 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   // The local shard first, on every SM, while the copy engines bring the others' rows; it is
   // enqueued before the copies, so the GPU does not wait for the host to enqueue them.
   mark(stream, "gemm local +");
-  const Status local = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows);
+  // A failed launch skips the GEMMs after it but not the copies and flags (no peer waits
+  // forever); the error comes back at the end.
+  Status launched = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows);
   mark(stream, "gemm local -");
   comm_stream.wait(start.get());  // the shard (and its scales) are written
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
@@ -165,7 +167,6 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   Event& comm_done = event(1);
   comm_done.record(cs);
 
-  if (!local.ok()) return local;  // the sends are enqueued: no peer waits forever
   for (int j = 0; j < p.chunks; ++j)
     for (int i = 1; i < ws; ++i) {
       const int r = (q + i) % ws;
@@ -174,16 +175,15 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
       const float* scale = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) + row * sf
                                   : a.scale_a_shard;
       mark(stream, label("gemm", i, j, true));
-      if (Status st = run(mine + a_at + row * a.k, scale, p.rows(j), r * p.shard_rows + p.begin(j));
-          !st.ok())
-        return st;
+      if (launched.ok())
+        launched = run(mine + a_at + row * a.k, scale, p.rows(j), r * p.shard_rows + p.begin(j));
       mark(stream, label("gemm", i, j, false));
     }
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
   mark(stream, "end");
   // Everything the peers sent this run is read: they may write the next run's.
   for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
-  return ok_status();
+  return launched;
 }
 
 Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArgs& a,
