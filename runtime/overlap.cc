@@ -140,17 +140,9 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
     Event& comm_done = s.event(1 + p.chunks);
     comm_done.record(s.comm_stream.get());
 
-    auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row,
-                   bool overlapped) {
-      for (const AgGemm& g : a.gemms)
-        if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream,
-                                         reserve_sms(*g.kernel, a.sm_reserve, overlapped));
-            !st.ok())
-          return st;
-      return ok_status();
-    };
     // The local shard needs no communication: its rows compute while the others arrive.
-    if (Status st = run(a.a_shard, a.scale_a_shard, p.shard_rows, rank * p.shard_rows, true);
+    if (Status st = launch_ag_rows(a, a.a_shard, a.scale_a_shard, p.shard_rows,
+                                   rank * p.shard_rows, stream, true);
         !st.ok())
       return st;
     for (int j = 0; j < p.chunks; ++j) {
@@ -161,8 +153,8 @@ Status OverlapExecutor::all_gather_gemm(const AllGatherGemmArgs& a, CUstream str
         const float* scale = sf > 0 ? static_cast<const float*>(s.scale_stage.data()) + off * sf
                                     : a.scale_a_shard;
         // Chunk j's GEMMs run beside chunk j+1's all-gather; the last chunk's run alone.
-        if (Status st = run(at(s.stage.data(), off * a.k), scale, p.rows(j),
-                            r * p.shard_rows + p.begin(j), j + 1 < p.chunks);
+        if (Status st = launch_ag_rows(a, at(s.stage.data(), off * a.k), scale, p.rows(j),
+                                       r * p.shard_rows + p.begin(j), stream, j + 1 < p.chunks);
             !st.ok())
           return st;
       }

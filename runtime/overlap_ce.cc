@@ -65,14 +65,6 @@ void set_hooks(GemmArgs& g, const GemmKernel& k, const ChunkPlan& p, uint32_t ep
   g.hook_group_mc = order.group_mc;
 }
 
-// A trace label: "<what> s<step> j<sub-chunk> <+ begin | - end>" (step omitted when < 0).
-std::string label(const char* what, int step, int j, bool begin) {
-  std::string l = what;
-  if (step >= 0) l += " s" + std::to_string(step);
-  if (j >= 0) l += " j" + std::to_string(j);
-  return l + (begin ? " +" : " -");
-}
-
 Error too_many_chunks(int chunks) {
   return make_error(errc::kBadRequest,
                     "overlap: the copy-engine transport takes at most " +
@@ -125,24 +117,19 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
   mark(stream, "start");
   Event& start = event(0);
   start.record(stream);
-  auto run = [&](const void* a_rows, const float* scale_rows, int64_t rows, int64_t d_row) {
-    for (const AgGemm& g : a.gemms)
-      if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream);
-          !st.ok())
-        return st;
-    return ok_status();
-  };
   // The local shard first, on every SM, while the copy engines bring the others' rows; it is
   // enqueued before the copies, so the GPU does not wait for the host to enqueue them.
   mark(stream, "gemm local +");
   // A failed launch skips the GEMMs after it but not the copies and flags (no peer waits
   // forever); the error comes back at the end.
-  Status launched = run(a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows);
+  // No SM is left free: the copy engines take none (overlapped = false).
+  Status launched =
+      launch_ag_rows(a, a.a_shard, a.scale_a_shard, p.shard_rows, q * p.shard_rows, stream, false);
   mark(stream, "gemm local -");
   comm_stream.wait(start.get());  // the shard (and its scales) are written
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
-    mark(cs, label("copy", -1, j, true));
+    mark(cs, "copy", -1, j, "+");
     for (int i = 1; i < ws; ++i) {
       const int r = (q + i) % ws;
       uint8_t* peer = w.win.peer(r);
@@ -152,7 +139,7 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
              p.rows(j) * sf * 4);
       signal(*d, cs, peer, ready(q, j), e);
     }
-    mark(cs, label("copy", -1, j, false));
+    mark(cs, "copy", -1, j, "-");
   }
   if (a.gathered_a) {  // the gathered A in [M, K] order, off the GEMMs' critical path
     copy(*d, cs, at(a.gathered_a, q * p.shard_rows * a.k), a.a_shard, p.shard_rows * a.k);
@@ -174,10 +161,11 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
       const int64_t row = row_of(j, r);
       const float* scale = sf > 0 ? reinterpret_cast<const float*>(mine + scale_at) + row * sf
                                   : a.scale_a_shard;
-      mark(stream, label("gemm", i, j, true));
+      mark(stream, "gemm", i, j, "+");
       if (launched.ok())
-        launched = run(mine + a_at + row * a.k, scale, p.rows(j), r * p.shard_rows + p.begin(j));
-      mark(stream, label("gemm", i, j, false));
+        launched = launch_ag_rows(a, mine + a_at + row * a.k, scale, p.rows(j),
+                                  r * p.shard_rows + p.begin(j), stream, false);
+      mark(stream, "gemm", i, j, "-");
     }
   TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
   mark(stream, "end");
@@ -221,17 +209,17 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
         g.c = mine + recv_at + slot(s - 1, j);
         g.ldc = sp.n;
       }
-      mark(stream, label("gemm", s, j, true));
+      mark(stream, "gemm", s, j, "+");
       if (launched.ok()) launched = a.kernel->launch(g, stream);
-      mark(stream, label("gemm", s, j, false));
+      mark(stream, "gemm", s, j, "-");
       if (last) continue;
       Event& computed = event(size_t(s * p.chunks + j));
       computed.record(stream);
       comm_stream.wait(computed.get());
-      mark(cs, label("copy", s, j, true));
+      mark(cs, "copy", s, j, "+");
       copy(*d, cs, next + recv_at + slot(s, j), at(rs_send.data(), slot(s, j)), p.rows(j) * row_bytes);
       signal(*d, cs, next, ready(s, j), e);
-      mark(cs, label("copy", s, j, false));
+      mark(cs, "copy", s, j, "-");
     }
   }
   Event& comm_done = event(size_t((ws - 1) * p.chunks));
@@ -307,9 +295,9 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   comm_stream.wait(start.get());
   for (int i = 1; i < ws; ++i) await(*d, cs, mine, consumed(ws, (q + i) % ws), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
-    mark(cs, label("copy", -1, j, true));
+    mark(cs, "copy", -1, j, "+");
     for (int i = 1; i < ws; ++i) send(cs, w.win.peer((q + i) % ws), j);
-    mark(cs, label("copy", -1, j, false));
+    mark(cs, "copy", -1, j, "-");
   }
   if (a.gathered_a) {
     for (int j = 0; j < p.chunks; ++j)
@@ -369,11 +357,11 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
     const int64_t row = peer * p.shard_rows + p.begin(j);
     const uint32_t stored = uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
     if (launched.ok()) await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
-    mark(cs, label("copy", -1, j, true));
+    mark(cs, "copy", -1, j, "+");
     copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
          at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);
     signal(*d, cs, w.win.peer(peer), ready(peer, j), e);
-    mark(cs, label("copy", -1, j, false));
+    mark(cs, "copy", -1, j, "-");
   }
   Event& comm_done = event(1);
   comm_done.record(cs);

@@ -77,6 +77,18 @@ inline GemmArgs ag_rows_args(const AllGatherGemmArgs& a, const AgGemm& g, const 
   return ga;
 }
 
+// Launches every GEMM of the region on rows [d_row, d_row + rows) (ag_rows_args), capped to
+// leave a.sm_reserve SMs free when `overlapped` (reserve_sms); the first failure.
+inline Status launch_ag_rows(const AllGatherGemmArgs& a, const void* a_rows, const float* scale_rows,
+                             int64_t rows, int64_t d_row, CUstream stream, bool overlapped) {
+  for (const AgGemm& g : a.gemms)
+    if (Status st = g.kernel->launch(ag_rows_args(a, g, a_rows, scale_rows, rows, d_row), stream,
+                                     reserve_sms(*g.kernel, a.sm_reserve, overlapped));
+        !st.ok())
+      return st;
+  return ok_status();
+}
+
 // Runs `body`, turning a failed CUDA call (CheckError) into a Status.
 template <class F>
 Status guarded(F&& body) {
@@ -167,11 +179,16 @@ struct OverlapExecutor::State {
   std::vector<std::pair<std::string, Event>> marks;
   size_t n_marks = 0;
   void trace_start() { n_marks = 0; }
-  // Marks that `s` got here, when tracing.
-  void mark(CUstream s, std::string what) {
+  // Marks that `s` got here, when tracing, as "<what>[ s<step>][ j<sub>][ <edge>]" (edge "+"
+  // for a begin, "-" for an end). The label is only made when tracing: runs call this often.
+  void mark(CUstream s, const char* what, int step = -1, int sub = -1, const char* edge = nullptr) {
     if (!tracing) return;
+    std::string label = what;
+    if (step >= 0) label += " s" + std::to_string(step);
+    if (sub >= 0) label += " j" + std::to_string(sub);
+    if (edge) label += std::string(" ") + edge;
     if (n_marks == marks.size()) marks.emplace_back(std::string(), Event(*d, true));
-    marks[n_marks].first = std::move(what);
+    marks[n_marks].first = std::move(label);
     marks[n_marks++].second.record(s);
   }
 
