@@ -32,10 +32,21 @@ void DeviceBuffer::reset() noexcept {
   bytes_ = 0;
 }
 
+namespace {
+
+// cuMemsetD8 and a pageable cuMemcpyHtoD may return before the GPU has finished them, on the
+// legacy stream, which our CU_STREAM_NON_BLOCKING streams do not wait for: a kernel launched
+// right after could run first (a poisoned output overwritten with the poison after the kernel
+// wrote it). Waiting here makes "synchronous" true.
+void finish_legacy_stream(const Driver& d) { TPJIT_CU(d, cuStreamSynchronize(nullptr)); }
+
+}  // namespace
+
 void DeviceBuffer::upload(std::span<const uint8_t> src, size_t offset) {
   TPJIT_CHECK(offset <= bytes_ && src.size() <= bytes_ - offset, "upload out of bounds");
   if (src.empty()) return;
   TPJIT_CU(*d_, cuMemcpyHtoD(ptr_ + offset, src.data(), src.size()));
+  finish_legacy_stream(*d_);
 }
 
 void DeviceBuffer::download(std::span<uint8_t> dst, size_t offset) const {
@@ -45,7 +56,9 @@ void DeviceBuffer::download(std::span<uint8_t> dst, size_t offset) const {
 }
 
 void DeviceBuffer::fill(uint8_t byte) {
-  if (bytes_ != 0) TPJIT_CU(*d_, cuMemsetD8(ptr_, byte, bytes_));
+  if (bytes_ == 0) return;
+  TPJIT_CU(*d_, cuMemsetD8(ptr_, byte, bytes_));
+  finish_legacy_stream(*d_);
 }
 
 void DeviceBuffer::fill_async(uint8_t byte, CUstream stream) {

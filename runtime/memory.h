@@ -27,7 +27,8 @@ class DeviceBuffer {
   void* data() const { return reinterpret_cast<void*>(ptr_); }
   size_t size() const { return bytes_; }
 
-  // Synchronous copies and fills over [offset, offset + n); bounds are checked.
+  // Synchronous copies and fills over [offset, offset + n), finished on the GPU when they
+  // return (work on other streams is not waited for); bounds are checked.
   void upload(std::span<const uint8_t> src, size_t offset = 0);
   void download(std::span<uint8_t> dst, size_t offset = 0) const;
   void fill(uint8_t byte);
