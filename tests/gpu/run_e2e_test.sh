@@ -4,7 +4,8 @@
 #      every fused region must execute fused and pass both checks (fused vs unfused, and vs
 #      float64 within the bound); a TP4 graph must be refused with world_size_mismatch while
 #      the daemon keeps serving; a run after it, as the plan chooses, must run each region the
-#      way the plan's execution says;
+#      way the plan's execution says; the Python client's run, forced unfused, must run
+#      every region unfused (transport none) with ok checks;
 #   2. two tpjitd, one GPU each (CUDA_VISIBLE_DEVICES=0 / 1), --rank 0/1 --world 2 joined by a
 #      rendezvous on loopback, each given the same run: both succeed with ok checks (they
 #      share the first daemon's cache, so nothing is compiled twice).
@@ -86,6 +87,17 @@ ran = {r["id"]: r["execution"] for r in run["regions"] if r["fused"]}
 assert chose and chose == ran, ("the run did not follow the plan", chose, ran)
 print("run as planned:", ran)
 ' "$T/plan.json" "$T/again.json" || fail "the run did not follow the plan"
+# The Python client (tools/python) drives the same daemon: an unfused run, checked.
+PYTHONPATH="$(dirname "$0")/../../tools/python" timeout 300 python3 -m tpjit_client \
+  --socket "$T/s/a.sock" --timeout 290 run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 --check \
+  --execution unfused >"$T/py.json" 2>>"$T/one.log" || fail "the Python client's run failed"
+check_reply <"$T/py.json" || fail "Python client run checks: $(cat "$T/py.json")"
+python3 -c '
+import json, sys
+ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["regions"] if g["fused"]}
+assert ran and all(e == ("unfused", "none") for e in ran.values()), ran
+print("Python client, unfused as asked:", ran)
+' <"$T/py.json" || fail "the Python client did not run unfused"
 "$BIN/tpjit" --socket "$T/s/a.sock" shutdown >/dev/null || fail "shutdown"
 wait "${PIDS[0]}"; PIDS=()
 
