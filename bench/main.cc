@@ -5,6 +5,8 @@
 //                       [--cache-dir DIR]
 //   tpjit-bench tune [--cache-dir DIR] [--shapes MxNxK,...] [--scale tensor|row|block]
 //                    [--iters N] [--force]
+//   tpjit-bench hooks [--layers o,down] [--m LIST] [--chunks LIST] [--iters N] [--warmup N]
+//                     [--json FILE]
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -14,6 +16,7 @@
 
 #include "bench/flags.h"
 #include "bench/gemm_bench.h"
+#include "bench/hooks_bench.h"
 #include "bench/overlap_bench.h"
 #include "bench/tune_bench.h"
 
@@ -31,10 +34,13 @@ constexpr const char* kOverlapUsage =
     "                           [--sm-reserve LIST] [--transports nccl,ce,ce_chunked]\n"
     "                           [--iters N] [--warmup N] [--nccl-ctas N] [--json FILE]\n"
     "                           [--cache-dir DIR] [--trace]\n";
+constexpr const char* kHooksUsage =
+    "       tpjit-bench hooks [--layers o,down] [--m LIST] [--chunks LIST] [--iters N]\n"
+    "                         [--warmup N] [--json FILE]\n";
 
 // The usage on `out`; the exit code: 0 when it was asked for (stdout), 2 after a mistake.
 int usage(FILE* out = stderr) {
-  std::fprintf(out, "%s%s%s", kGemmUsage, kTuneUsage, kOverlapUsage);
+  std::fprintf(out, "%s%s%s%s", kGemmUsage, kTuneUsage, kOverlapUsage, kHooksUsage);
   return out == stdout ? 0 : 2;
 }
 
@@ -97,6 +103,17 @@ int overlap_main(int argc, char** argv) {
   return run_reporting("overlap", [&] { return run_overlap_bench(opts); });
 }
 
+int hooks_main(int argc, char** argv) {
+  HooksBenchOptions opts;
+  const std::vector<std::string> every_layer = opts.layers;
+  const std::vector<Flag> flags = {
+      name_list_flag("--layers", &opts.layers, every_layer), int64_list_flag("--m", &opts.ms, 2),
+      int_list_flag("--chunks", &opts.chunks, 1), int_flag("--iters", &opts.iters, 1),
+      int_flag("--warmup", &opts.warmup, 0), text_flag("--json", &opts.json_path)};
+  if (int rc = read_flags("hooks", argc, argv, flags); rc >= 0) return rc;
+  return run_reporting("hooks", [&] { return run_hooks_bench(opts); });
+}
+
 }  // namespace
 }  // namespace tpjit::bench
 
@@ -106,6 +123,7 @@ int main(int argc, char** argv) {
   if (command == "gemm") return gemm_main(argc, argv);
   if (command == "tune") return tune_main(argc, argv);
   if (command == "overlap") return overlap_main(argc, argv);
+  if (command == "hooks") return hooks_main(argc, argv);
   if (command == "--help" || command == "help") return usage(stdout);
   return usage();
 }
