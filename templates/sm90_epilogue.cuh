@@ -12,19 +12,29 @@
 
 namespace tpjit { namespace sm90 {
 
-// Four adjacent outputs as one 8- or 16-byte access (the caller checked alignment).
+// Four adjacent outputs as one 8- or 16-byte access (the caller checked alignment), kept
+// packed until used: C's loads for the next column chunk wait in registers this way.
+template <OutKind kOut> struct Packed4 { using T = uint2; };
+template <> struct Packed4<OutKind::kF32> { using T = float4; };
 template <OutKind kOut>
-__device__ __forceinline__ void load4(const void* p, long long idx, float* o) {
+__device__ __forceinline__ typename Packed4<kOut>::T load_packed4(const void* p, long long idx) {
+  using T = typename Packed4<kOut>::T;
+  return *reinterpret_cast<const T*>(static_cast<const char*>(p) + idx * (kOut == OutKind::kF32 ? 4 : 2));
+}
+template <OutKind kOut>
+__device__ __forceinline__ void unpack4(const typename Packed4<kOut>::T& v, float* o) {
   if constexpr (kOut == OutKind::kF32) {
-    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(p) + idx);
     o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
   } else {
-    const uint2 v = *reinterpret_cast<const uint2*>(static_cast<const unsigned short*>(p) + idx);
     const unsigned short h[4] = {static_cast<unsigned short>(v.x & 0xFFFF), static_cast<unsigned short>(v.x >> 16),
                                  static_cast<unsigned short>(v.y & 0xFFFF), static_cast<unsigned short>(v.y >> 16)};
 #pragma unroll
     for (int e = 0; e < 4; ++e) o[e] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(h[e]) : kern::f16_to_f32(h[e]);
   }
+}
+template <OutKind kOut>
+__device__ __forceinline__ void load4(const void* p, long long idx, float* o) {
+  unpack4<kOut>(load_packed4<kOut>(p, idx), o);
 }
 template <OutKind kOut>
 __device__ __forceinline__ void store4(void* p, long long idx, const float* o) {
@@ -47,53 +57,65 @@ constexpr int epi_cols() { return Cfg::kBN % 32 == 0 ? 32 : 16; }
 template <class Cfg>
 constexpr int epi_bytes() { return 64 * (epi_cols<Cfg>() + 8) * 4; }
 
-// Scale, bias, accumulate and store one consumer warpgroup's 64 x kBN accumulators. The
-// wgmma fragment (v[4j + 2h + e]: row warp*16 + lane/4 + 8h, column 8j + 2*(lane%4) + e) goes
-// through shared memory in column chunks so that global accesses are 4 adjacent elements per
-// thread and whole rows per warp.
+// Where a slab's rows go: D row r at d + (r + d_row) * ldd, its C at c + (r + c_row) * ldc.
+struct Dest {
+  void* d;
+  long long d_row;
+  const void* c;
+  long long c_row;
+};
+__device__ __forceinline__ Dest plain_dest(const GemmArgs& a) { return {a.d, a.d_row_offset, a.c, 0}; }
+__device__ __forceinline__ Dest own_dest(const GemmArgs& a) {  // overlap_hooks.cuh: own rows
+  return {a.own_d, -static_cast<long long>(a.own_begin), a.own_c, -static_cast<long long>(a.own_begin)};
+}
+
+// This thread's part of C for one column chunk, loaded packed where the 4-wide path applies
+// (the same test the epilogue makes before using it); elsewhere the epilogue loads it itself.
+template <class Cfg, bool kOwnRows, int kIters>
+__device__ __forceinline__ void issue_c(const GemmArgs& args, const Dest& base, bool vc, int row_base, int col0,
+                                        typename Packed4<Cfg::kOut>::T (&out)[kIters]) {
+  constexpr int kCols = epi_cols<Cfg>();
+  const int tid = threadIdx.x % 128;
+#pragma unroll
+  for (int i = 0; i < kIters; ++i) {
+    const int idx = tid + 128 * i, row = row_base + idx / (kCols / 4), col = col0 + 4 * (idx % (kCols / 4));
+    const Dest t = kOwnRows && hooks::own_row(args, row) ? own_dest(args) : base;
+    if (row < args.m && col + 4 <= Cfg::kN && vc && t.c)
+      out[i] = load_packed4<Cfg::kOut>(t.c, (row + t.c_row) * args.ldc + col);
+  }
+}
+
+// Scale, bias, accumulate and store one consumer warpgroup's 64 x kBN accumulators into
+// `base` (with kOwnRows, rows in [own_begin, own_end) into own_dest instead: a slab that
+// straddles the boundary). The wgmma fragment (v[4j + 2h + e]: row warp*16 + lane/4 + 8h,
+// column 8j + 2*(lane%4) + e) goes through shared memory in column chunks so that global
+// accesses are 4 adjacent elements per thread and whole rows per warp.
 template <class Cfg, bool kOwnRows>
-__device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0,
-                                              int cw) {
+__device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const Dest& base, const float* v, unsigned buf,
+                                              int row_base, int n0, int cw) {
   constexpr OutKind kOut = Cfg::kOut;
   constexpr int kOB = kOut == OutKind::kF32 ? 4 : 2;
   constexpr int kCols = epi_cols<Cfg>(), kPitch = kCols + 8;
   const int tid = threadIdx.x % 128, warp = tid / 32, lane = tid % 32;
   const int r1 = warp * 16 + lane / 4, q2 = 2 * (lane % 4);
   // Uniform: may this warpgroup use 4-wide accesses (then every index below is a multiple of 4)?
-  // With kOwnRows, rows [own_begin, own_end) go to own_d (+ own_c) instead (overlap_hooks.cuh).
-  constexpr bool has_own = kOwnRows;
-  const bool vd = args.ldd % 4 == 0 && aligned(args.d, 4 * kOB) && (!has_own || aligned(args.own_d, 4 * kOB));
-  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && (!args.c || aligned(args.c, 4 * kOB)) &&
-                  (!args.own_c || aligned(args.own_c, 4 * kOB));
+  const bool vd = args.ldd % 4 == 0 && aligned(base.d, 4 * kOB) && (!kOwnRows || aligned(args.own_d, 4 * kOB));
+  const bool vc = Cfg::kAccumulate && args.ldc % 4 == 0 && (!base.c || aligned(base.c, 4 * kOB)) &&
+                  (!kOwnRows || !args.own_c || aligned(args.own_c, 4 * kOB));
   const bool vb = Cfg::kBias && aligned(args.bias, 4 * kOB);
   const bool vs = Cfg::kScale == ScaleKind::kRow && aligned(args.scale_b, 16);
   float tensor_scale = 1.0f;
   if constexpr (Cfg::kScale == ScaleKind::kTensor) tensor_scale = args.scale_a[0] * args.scale_b[0];
   constexpr int kIters = 64 * kCols / 4 / 128;
+  // C one column chunk ahead: the next chunk's loads are in flight while this one goes
+  // through shared memory, so a tile waits for C's latency once, not once per chunk.
+  typename Packed4<kOut>::T cp[2][Cfg::kAccumulate ? kIters : 1];
+  if constexpr (Cfg::kAccumulate) issue_c<Cfg, kOwnRows>(args, base, vc, row_base, n0, cp[0]);
 #pragma unroll
   for (int c0 = 0; c0 < Cfg::kBN; c0 += kCols) {
-    // C's loads go first, so that they are in flight together while the fragment goes
-    // through shared memory (one at a time, each waited for, they cost a memory latency per
-    // 4 elements: a third of the time of a short-K launch that accumulates).
-    float cv[Cfg::kAccumulate ? kIters : 1][4];
-    if constexpr (Cfg::kAccumulate) {
-#pragma unroll
-      for (int i = 0; i < kIters; ++i) {
-        const int idx = tid + 128 * i, r = idx / (kCols / 4), c4 = idx % (kCols / 4);
-        const int row = row_base + r, col = n0 + c0 + 4 * c4;
-        const bool own = has_own && hooks::own_row(args, row);
-        const void* const cs = own ? args.own_c : args.c;
-#pragma unroll
-        for (int e = 0; e < 4; ++e) cv[i][e] = 0.0f;
-        if (row >= args.m || col >= Cfg::kN || !cs) continue;
-        const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
-        if (col + 4 <= Cfg::kN && vc) load4<kOut>(cs, ci, cv[i]);
-        else {
-#pragma unroll
-          for (int e = 0; e < 4; ++e) if (col + e < Cfg::kN) cv[i][e] = kern::load_out<kOut>(cs, ci + e);
-        }
-      }
-    }
+    const int b = (c0 / kCols) % 2;
+    if constexpr (Cfg::kAccumulate)
+      if (c0 + kCols < Cfg::kBN) issue_c<Cfg, kOwnRows>(args, base, vc, row_base, n0 + c0 + kCols, cp[b ^ 1]);
 #pragma unroll
     for (int jj = 0; jj < kCols / 8; ++jj) {
       const int j = c0 / 8 + jj;
@@ -108,16 +130,15 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float*
       const int row = row_base + r, col = n0 + c0 + 4 * c4;
       if (row >= args.m || col >= Cfg::kN) continue;
       const bool full = col + 4 <= Cfg::kN;
-      const bool own = has_own && hooks::own_row(args, row);
-      void* const dst = own ? args.own_d : args.d;
+      const Dest t = kOwnRows && hooks::own_row(args, row) ? own_dest(args) : base;
       const float4 x = ld_shared_v4(buf + (r * kPitch + 4 * c4) * 4);
       float o[4] = {x.x * tensor_scale, x.y * tensor_scale, x.z * tensor_scale, x.w * tensor_scale};
       if constexpr (Cfg::kScale == ScaleKind::kRow) {
         const float rs = args.scale_a[row];
         float sb[4];
         if (full && vs) {
-          const float4 t = *reinterpret_cast<const float4*>(args.scale_b + col);
-          sb[0] = t.x; sb[1] = t.y; sb[2] = t.z; sb[3] = t.w;
+          const float4 q = *reinterpret_cast<const float4*>(args.scale_b + col);
+          sb[0] = q.x; sb[1] = q.y; sb[2] = q.z; sb[3] = q.w;
         } else {
 #pragma unroll
           for (int e = 0; e < 4; ++e) sb[e] = col + e < Cfg::kN ? args.scale_b[col + e] : 0.0f;
@@ -126,37 +147,50 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const float*
         for (int e = 0; e < 4; ++e) o[e] *= rs * sb[e];
       }
       if constexpr (Cfg::kBias) {
-        float b[4];
-        if (full && vb) load4<kOut>(args.bias, col, b);
+        float bv[4];
+        if (full && vb) load4<kOut>(args.bias, col, bv);
         else {
 #pragma unroll
-          for (int e = 0; e < 4; ++e) b[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col + e) : 0.0f;
+          for (int e = 0; e < 4; ++e) bv[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col + e) : 0.0f;
         }
 #pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += b[e];
+        for (int e = 0; e < 4; ++e) o[e] += bv[e];
       }
       if constexpr (Cfg::kAccumulate) {
+        if (t.c) {
+          float cv[4];
+          if (full && vc) unpack4<kOut>(cp[b][i], cv);  // issued a chunk earlier
+          else {
+            const long long ci = (row + t.c_row) * args.ldc + col;
 #pragma unroll
-        for (int e = 0; e < 4; ++e) o[e] += cv[i][e];  // zero where there is no C
+            for (int e = 0; e < 4; ++e) cv[e] = col + e < Cfg::kN ? kern::load_out<kOut>(t.c, ci + e) : 0.0f;
+          }
+#pragma unroll
+          for (int e = 0; e < 4; ++e) o[e] += cv[e];
+        }
       }
-      const long long di = (own ? row - args.own_begin : args.d_row_offset + row) * args.ldd + col;
-      if (full && vd) store4<kOut>(dst, di, o);
+      const long long di = (row + t.d_row) * args.ldd + col;
+      if (full && vd) store4<kOut>(t.d, di, o);
       else {
 #pragma unroll
         for (int e = 0; e < 4; ++e)
-          if (col + e < Cfg::kN) kern::store_out<kOut>(dst, di + e, o[e]);
+          if (col + e < Cfg::kN) kern::store_out<kOut>(t.d, di + e, o[e]);
       }
     }
     named_barrier(1 + cw, 128);
   }
 }
 
-// Own rows come only with the fused reduce-scatter's one launch: a separate instance keeps
-// the common epilogue free of them.
+// A slab wholly inside or outside the own rows (the overlap hooks' reduce-scatter) takes the
+// common instance with its destination chosen once; only a slab across the boundary tests
+// each row (a per-row test in every slab cost an o-layer launch 4%).
 template <class Cfg>
 __device__ __forceinline__ void epilogue(const GemmArgs& args, const float* v, unsigned buf, int row_base, int n0, int cw) {
-  if (args.own_end > args.own_begin) epilogue_rows<Cfg, true>(args, v, buf, row_base, n0, cw);
-  else epilogue_rows<Cfg, false>(args, v, buf, row_base, n0, cw);
+  const int row_end = min(row_base + 64, args.m);
+  const bool any_own = row_base < args.own_end && row_end > args.own_begin;
+  const bool all_own = args.own_end > args.own_begin && row_base >= args.own_begin && row_end <= args.own_end;
+  if (any_own && !all_own) epilogue_rows<Cfg, true>(args, plain_dest(args), v, buf, row_base, n0, cw);
+  else epilogue_rows<Cfg, false>(args, all_own ? own_dest(args) : plain_dest(args), v, buf, row_base, n0, cw);
 }
 
 // Named barriers: 0 the CTA, 1 + cw a consumer warpgroup's epilogue, 3 split K; and for the
