@@ -14,7 +14,7 @@
 //                                                 this rank q's sub-chunk j
 //                   consumed[ws * kMaxChunks]     the successor has read this rank's partials
 // The one-launch reduce-scatter also counts stored slabs per sub-chunk in rs_done (local
-// device memory, zeroed each run), which its comm stream waits on before each send.
+// device memory; running totals over runs), which its comm stream waits on before each send.
 #include <string>
 
 #include "runtime/overlap.h"
@@ -260,13 +260,14 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   };
 
   mark(stream, "start");
-  // The local shard (or only its scales and flags, when direct) goes in on the GEMMs' stream,
-  // before them: a copy within one GPU may run as a kernel, which would find no SM free beside
-  // a launch that waits for it. The sends to the peers start after it: copies share the copy
+  // The local shard (when direct, only its scales and flags; with tensor scales nothing) goes
+  // in on the GEMMs' stream, before them: a copy within one GPU may run as a kernel, which
+  // would find no SM free beside a launch that waits for it. The sends to the peers start after it: copies share the copy
   // engines, and queued behind a peer's sub-chunk the local one held the launch back by a
   // whole transfer (qkv, M = 4096: 60-90 us on 2x H100).
   mark(stream, "local copy +");
-  for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
+  if (!direct || sf > 0)  // else nothing waits for the local rows (the kernel reads them in place)
+    for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);
   Event& start = event(0);
   start.record(stream);
   // Launches and sends go in the order that keeps the GPU busy while the host enqueues: the
@@ -325,17 +326,22 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   const int64_t n_tiles = (sp.n + sp.tile.bn - 1) / sp.tile.bn;
   const size_t recv_at = flag_bytes(ws);
   ensure(rs_send, size_t(p.m * row_bytes), stream);  // indexed by row; the peer's rows used
-  ensure(rs_done, sizeof(uint32_t) * ws * kMaxChunks, stream);
+  // The counters are never reset between runs, which would cost a memset and a stream wait
+  // ahead of every launch; the comm stream waits for the running totals instead (cyclic
+  // comparison, so they may wrap). They start from zero once, and again after a failed launch.
+  const size_t slots = size_t(ws) * kMaxChunks;
+  if (rs_counted.size() != slots) {
+    ensure(rs_done, sizeof(uint32_t) * slots, stream);
+    TPJIT_CU(*d, cuStreamSynchronize(stream));  // no earlier kernel still counts, and no
+    comm_stream.synchronize();                  // send still waits on the old totals
+    rs_done.fill(0);
+    rs_counted.assign(slots, 0);
+  }
   uint8_t* mine = w.win.local();
   const uint32_t e = ++w.epoch;
   const CUstream cs = comm_stream.get();
 
   mark(stream, "start");
-  // The counters restart at zero each run; the comm stream may look at them only after that.
-  TPJIT_CU(*d, cuMemsetD8Async(rs_done.get(), 0, rs_done.size(), stream));
-  Event& cleared = event(0);
-  cleared.record(stream);
-  comm_stream.wait(cleared.get());
   GemmArgs g = rows_args(a, 0, p.m, rs_send.data(), scale_a_floats_per_row(sp.scale, a.k));
   g.own_d = a.y;
   g.own_c = mine + recv_at;
@@ -350,13 +356,17 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   // not wait forever; the error comes back at the end.
   const Status launched = a.kernel->launch(g, stream);
   mark(stream, "gemm -");
+  if (!launched.ok()) rs_counted.clear();  // this run counts nothing
 
   // Each sub-chunk of the peer's rows goes as soon as the kernel has stored all of it.
   await(*d, cs, mine, consumed(ws, 0), e - 1);
   for (int j = 0; j < p.chunks; ++j) {
     const int64_t row = peer * p.shard_rows + p.begin(j);
-    const uint32_t stored = uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
-    if (launched.ok()) await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), stored);
+    if (launched.ok()) {
+      uint32_t& total = rs_counted[size_t(ready(peer, j))];
+      total += uint32_t(slabs_touching(row, p.rows(j)) * n_tiles);
+      await(*d, cs, static_cast<uint8_t*>(rs_done.data()), ready(peer, j), total);
+    }
     mark(cs, "copy", -1, j, "+");
     copy(*d, cs, w.win.peer(peer) + recv_at + p.begin(j) * row_bytes,
          at(rs_send.data(), row * row_bytes), p.rows(j) * row_bytes);

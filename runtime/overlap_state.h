@@ -156,7 +156,9 @@ struct OverlapExecutor::State {
   DeviceBuffer stage, scale_stage;
   CeWindow ag_ce, rs_ce;      // copy-engine windows (overlap_ce.cc)
   DeviceBuffer rs_send;       // the ring's outgoing partial sums
-  DeviceBuffer rs_done;       // one launch: stored slabs per sub-chunk (tile_done)
+  DeviceBuffer rs_done;       // one launch: stored slabs per sub-chunk (tile_done), only grow
+  std::vector<uint32_t> rs_counted;  // what each rs_done counter reads once the last run's
+                                     // kernel is done; empty: rs_done must be zeroed first
   Transport last = Transport::kAuto;
 
   // The window to run on for transport `t`, grown to `bytes` (collective; synchronizes); null

@@ -139,16 +139,17 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
       for (int u = cluster_id; u < num_units; u += num_clusters) {
         int m_block, nb, kb0, kb1;
         unit(u, m_block, nb, kb0, kb1);
-        if (args.a_ready && m_block * kBM < args.m) {  // rows another rank's copy brings
-          hooks::wait_rows(args, args.a_ready, m_block * kBM, min(m_block * kBM + kBM, args.m));
-          hooks::fence_async_global();
-        }
-        // This rank's own shard may come straight from the caller's buffer (local_shard).
+        // This rank's own shard may come straight from the caller's buffer (local_shard),
+        // ready by stream order; other rows wait for the copy that brings them.
         const TmaDesc* a_map = &tma_a;
         int a_row = m_block * kBM;
         if (args.local_shard > 0) {
           const int lo = (args.local_shard - 1) * args.hook_shard_rows;
           if (a_row >= lo && a_row < lo + args.hook_shard_rows) a_map = &tma_a_local, a_row -= lo;
+        }
+        if (args.a_ready && a_map == &tma_a && m_block * kBM < args.m) {
+          hooks::wait_rows(args, args.a_ready, m_block * kBM, min(m_block * kBM + kBM, args.m));
+          hooks::fence_async_global();
         }
         for (int kb = kb0; kb < kb1; ++kb) {
           mbar_wait(bars + 8 * (kStages + s), phase ^ 1u);

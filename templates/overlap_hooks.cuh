@@ -3,7 +3,7 @@
 //   all-gather:     rows of other ranks arrive by copy engine while the kernel runs; the
 //                   producer waits on a_ready before loading them (tiles of the local shard
 //                   come first: first_m_block; local_shard reads them through the local A
-//                   map), and so do the consumers before reading scales.
+//                   map, without waiting), and so do the consumers before reading scales.
 //   reduce-scatter: the kernel computes the rows other ranks own first; a signal warp per
 //                   consumer warpgroup counts each stored 64-row slab in tile_done so the copy
 //                   engines can send a sub-chunk as soon as it is complete; this rank's rows
