@@ -65,6 +65,10 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
     const int slots = p.chunks < 2 ? 1 : 2;
     const int64_t slot_bytes = ws * p.chunk_rows * sp.n * ob;
     s.ensure(s.stage, size_t(slots * slot_bytes), stream);
+    // A failed launch skips the GEMMs after it but not the reduce-scatters, which every peer
+    // joins: they would wait in NCCL for this rank until the run timeout. The error comes
+    // back at the end; the output is not to be read.
+    Status launched = ok_status();
     for (int j = 0; j < p.chunks; ++j) {
       const int64_t b = p.begin(j), rows = p.rows(j);
       uint8_t* slot = at(s.stage.data(), (j % slots) * slot_bytes);
@@ -73,9 +77,8 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
       for (int r = 0; r < ws; ++r) {
         GemmArgs g = rows_args(a, r * p.shard_rows + b, rows, slot + r * rows * sp.n * ob, sf);
         // Step j > 0 runs beside step j-1's reduce-scatter; step 0 has every SM.
-        if (Status st = a.kernel->launch(g, stream, reserve_sms(*a.kernel, a.sm_reserve, j > 0));
-            !st.ok())
-          return st;
+        if (launched.ok())
+          launched = a.kernel->launch(g, stream, reserve_sms(*a.kernel, a.sm_reserve, j > 0));
       }
       Event& computed = s.event(2 * j);
       computed.record(stream);
@@ -88,7 +91,7 @@ Status OverlapExecutor::gemm_reduce_scatter(const GemmReduceScatterArgs& a, CUst
     }
     // The comm stream runs in order: its last event covers every reduce-scatter.
     TPJIT_CU(*s.d, cuStreamWaitEvent(stream, s.event(2 * (p.chunks - 1) + 1).get(), 0));
-    return ok_status();
+    return launched;
   });
 }
 
@@ -104,9 +107,13 @@ Status OverlapExecutor::gemm_reduce_scatter_unfused(const GemmReduceScatterArgs&
     const int64_t ob = codegen::out_dtype_bytes(sp.out);
     s.ensure(s.stage, size_t(p.m * sp.n * ob), stream);
     GemmArgs g = rows_args(a, 0, p.m, s.stage.data(), scale_a_floats_per_row(sp.scale, a.k));
-    if (Status st = a.kernel->launch(g, stream); !st.ok()) return st;
-    return s.comm->reduce_scatter(s.stage.data(), a.y, size_t(p.shard_rows * sp.n),
-                                  nccl_type(sp.out), stream);
+    // As in the fused path, the peers' reduce-scatter is joined even after a failed launch.
+    const Status launched = a.kernel->launch(g, stream);
+    if (Status st = s.comm->reduce_scatter(s.stage.data(), a.y, size_t(p.shard_rows * sp.n),
+                                           nccl_type(sp.out), stream);
+        !st.ok())
+      return st;
+    return launched;
   });
 }
 
