@@ -31,14 +31,16 @@ struct Hooks {
   const char* name;
   bool order;  // tiles from the peer's rows, phase by phase, sub-chunk by sub-chunk
   bool own;    // this rank's rows (the first half) go to own_d
-  bool own_c;  // ... with the peer's partial added (its flags already raised)
+  bool own_c;  // ... with the peer's partial added
+  bool flags;  // ... once its flags (already raised) are seen
   bool count;  // signal warps count each stored slab in tile_done
 };
-constexpr Hooks kSteps[] = {{"count only", false, false, false, true},
-                            {"order", true, false, false, false},
-                            {"order+own", true, true, false, false},
-                            {"order+own+C", true, true, true, false},
-                            {"all (one launch)", true, true, true, true}};
+constexpr Hooks kSteps[] = {{"count only", false, false, false, false, true},
+                            {"order", true, false, false, false, false},
+                            {"order+own", true, true, false, false, false},
+                            {"order+own+C", true, true, true, false, false},
+                            {"order+own+C+flags", true, true, true, true, false},
+                            {"all (one launch)", true, true, true, true, true}};
 
 struct LayerShape {
   const char* name;
@@ -137,7 +139,8 @@ int run_hooks_bench(const HooksBenchOptions& opts) {
           g.hook_group_mc = o.group_mc;
         }
         if (h->own) g.own_d = own_d.data(), g.own_begin = 0, g.own_end = int(shard);
-        if (h->own_c) g.own_c = own_c.data(), g.c_ready = static_cast<const unsigned*>(ready.data());
+        if (h->own_c) g.own_c = own_c.data();
+        if (h->flags) g.c_ready = static_cast<const unsigned*>(ready.data());
         if (h->count) g.tile_done = static_cast<unsigned*>(done.data());
         return g;
       };

@@ -1,8 +1,8 @@
 // `tpjit-bench hooks`: what the overlap hooks cost the GEMM itself. On one GPU, with no copies
 // and no peer, the reduce-scatter's one-launch kernel (runtime/overlap_ce.cc) is timed with
 // its hooks added one at a time: the phase tile order, the own rows routed to another buffer,
-// the peer's partial added to them (its flags already raised), and the signal warps counting
-// stored slabs. Each is compared with the plain launch of the same kernel, the way
+// the peer's partial added to them, the checks of its flags (already raised), and the signal
+// warps counting stored slabs. Each is compared with the plain launch of the same kernel, the way
 // `tpjit-bench overlap` times "GEMM alone". Outputs are checked against the plain launch.
 #pragma once
 

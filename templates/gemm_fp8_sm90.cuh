@@ -210,6 +210,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
         for (int i = 0; i < kAcc; ++i) fin[i] = 0.0f;
       }
       int prev = 0;
+      unsigned c_seen = args.hook_epoch - 1u;  // the own rows' flag as prefetch_c saw it
       for (int kb = kb0; kb < kb1; ++kb) {
         // Block scales for this K block, loaded before the wait so their latency hides behind it.
         constexpr int kNumSbCols = (Cfg::kN + 127) / 128;
@@ -224,7 +225,7 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
         // C into L2 a few K blocks before the epilogue reads it (earlier, the K loop's own
         // traffic would push it out again).
         if constexpr (Cfg::kAccumulate)
-          if (kb == max(kb0, kb1 - kPrefetchLead)) prefetch_c<Cfg>(args, m0 + cw * 64, n0);
+          if (kb == max(kb0, kb1 - kPrefetchLead)) c_seen = prefetch_c<Cfg>(args, m0 + cw * 64, n0);
         mbar_wait(bars + 8 * s, phase);
         const unsigned a_tile = ring + s * kStage + cw * 64 * kBK;
         const unsigned long long da = make_smem_desc(a_tile);
@@ -273,9 +274,9 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
         for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
         release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
-        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, handed);
+        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, c_seen, handed);
       } else {
-        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, handed);
+        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, c_seen, handed);
       }
     }
     if (handed) named_barrier(kTakenBarrier + cw, kSignalThreads);  // the signal warp's last arrival

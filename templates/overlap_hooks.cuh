@@ -40,10 +40,16 @@ __device__ __forceinline__ void wait_rows(const GemmArgs& a, const unsigned* fla
   }
 }
 
-// Whether the flag covering row r has reached the run's epoch (does not wait).
-__device__ __forceinline__ bool rows_ready(const GemmArgs& a, const unsigned* flags, int r) {
+// An early look at rows [r0, r1): the value of the one flag covering them, loaded now and
+// looked at later with seen_ready (the load does not hold the caller up until then); a value
+// that never counts as ready when one flag does not cover them.
+__device__ __forceinline__ unsigned peek_rows(const GemmArgs& a, const unsigned* flags, int r0, int r1) {
   int end = 0;
-  return static_cast<int>(ld_acquire(flags + slot_of(a, r, &end)) - a.hook_epoch) >= 0;
+  const int i = slot_of(a, r0, &end);
+  return end >= r1 ? ld_acquire(flags + i) : a.hook_epoch - 1u;
+}
+__device__ __forceinline__ bool seen_ready(const GemmArgs& a, unsigned v) {
+  return static_cast<int>(v - a.hook_epoch) >= 0;
 }
 
 // After wait_rows, before TMA reads what the copy engines wrote: order the generic-proxy

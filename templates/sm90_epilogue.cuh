@@ -204,22 +204,23 @@ constexpr int kStoredBarrier = 4, kTakenBarrier = 6, kSignalThreads = 128 + 32;
 constexpr int kPrefetchLead = 4;
 
 // Near the end of a tile that accumulates: pull this warpgroup's 64 rows of C into L2, so the
-// epilogue's loads hit there. An own row's C (the peer's partial, overlap_hooks.cuh) only once
-// it has landed; the test does not wait.
+// epilogue's loads hit there. An own row's C (the peer's partial, overlap_hooks.cuh) may not
+// have landed yet: the prefetch is only a hint, and L2 stays coherent with the peer's writes.
+// Returns an early look at the own rows' flag (peek_rows), for finish_tile.
 template <class Cfg>
-__device__ __forceinline__ void prefetch_c(const GemmArgs& args, int r0, int n0) {
+__device__ __forceinline__ unsigned prefetch_c(const GemmArgs& args, int r0, int n0) {
   constexpr int kOB = Cfg::kOut == OutKind::kF32 ? 4 : 2;
   constexpr int kLines = (Cfg::kBN * kOB + 127) / 128;  // per row, when n0 is line-aligned
   const int r1 = min(r0 + 64, args.m);
   for (int i = threadIdx.x % 128; i < 64 * kLines; i += 128) {
     const int row = r0 + i / kLines, col = n0 + (i % kLines) * (128 / kOB);
     if (row >= r1 || col >= Cfg::kN) continue;
-    const bool own = hooks::own_row(args, row);
-    const void* cs = own ? args.own_c : args.c;
-    if (!cs || (own && args.c_ready && !hooks::rows_ready(args, args.c_ready, row))) continue;
-    const long long ci = static_cast<long long>(own ? row - args.own_begin : row) * args.ldc + col;
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(cs) + ci * kOB));
+    const Dest t = hooks::own_row(args, row) ? own_dest(args) : plain_dest(args);
+    if (!t.c) continue;
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(t.c) + ((row + t.c_row) * args.ldc + col) * kOB));
   }
+  const int o0 = max(r0, args.own_begin), o1 = min(r1, args.own_end);
+  return args.c_ready && o0 < o1 ? hooks::peek_rows(args, args.c_ready, o0, o1) : args.hook_epoch - 1u;
 }
 
 // Whether a consumer warpgroup hands the tile of rows [r0, r1) to its signal warp.
@@ -233,7 +234,7 @@ __device__ __forceinline__ bool signals(const GemmArgs& args, int split, int r0,
 template <class Cfg, int kAcc>
 __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAcc], unsigned epi, unsigned split_flag,
                                             int m_block, int nb, int cta_tiles, int slice, int split,
-                                            bool& handed) {
+                                            unsigned c_seen, bool& handed) {
   constexpr int kConsumers = Cfg::kBM / 64;
   constexpr int kNumNBlocks = (Cfg::kN + Cfg::kBN - 1) / Cfg::kBN;
   const int cw = threadIdx.x / 128 - 1, warp = (threadIdx.x / 32) % 4;
@@ -245,10 +246,11 @@ __device__ __forceinline__ void finish_tile(const GemmArgs& args, float (&v)[kAc
         return;
     }
   }
-  // Overlap hooks: an own row's C is the peer's partial sum, read once it has landed; a slab
-  // of other ranks' rows is counted once stored, so the copy engines can send it.
+  // Overlap hooks: an own row's C is the peer's partial sum, read once it has landed (seen
+  // already by prefetch_c's early look, or waited for here); a slab of other ranks' rows is
+  // counted once stored, so the copy engines can send it.
   const int r0 = m0 + cw * 64, r1 = min(r0 + 64, args.m);
-  if (args.c_ready && r0 < r1) {
+  if (args.c_ready && r0 < r1 && !hooks::seen_ready(args, c_seen)) {
     const int o0 = max(r0, args.own_begin), o1 = min(r1, args.own_end);
     if (o0 < o1) hooks::wait_rows(args, args.c_ready, o0, o1);
   }
