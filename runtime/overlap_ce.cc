@@ -102,6 +102,18 @@ Result<CeWindow*> OverlapExecutor::State::copy_engine(CeWindow& w, Transport t, 
   return static_cast<CeWindow*>(nullptr);
 }
 
+void OverlapExecutor::State::end_ce_run(CUstream stream, CeWindow& w, size_t comm_done_at,
+                                        int first, int last, int flag, uint32_t epoch) {
+  Event& gemms_done = event(comm_done_at + 1);  // first: event() may grow the vector
+  Event& comm_done = event(comm_done_at);
+  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
+  mark(stream, "end");
+  gemms_done.record(stream);
+  comm_stream.wait(gemms_done.get());
+  const int ws = comm->world_size(), q = comm->rank();
+  for (int i = first; i <= last; ++i) signal(*d, comm_stream.get(), w.win.peer((q + i) % ws), flag, epoch);
+}
+
 Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, const ChunkPlan& p,
                                                   CeWindow& w, CUstream stream) {
   if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
@@ -167,10 +179,7 @@ Status OverlapExecutor::State::all_gather_gemm_ce(const AllGatherGemmArgs& a, co
                                   r * p.shard_rows + p.begin(j), stream, false);
       mark(stream, "gemm", i, j, "-");
     }
-  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
-  mark(stream, "end");
-  // Everything the peers sent this run is read: they may write the next run's.
-  for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
+  end_ce_run(stream, w, 1, 1, ws - 1, consumed(ws, q), e);
   return launched;
 }
 
@@ -180,7 +189,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   if (p.chunks > kMaxChunks) return too_many_chunks(p.chunks);
   const codegen::GemmSpec& sp = a.kernel->spec();
   const int ws = p.world_size, q = comm->rank();
-  const int succ = (q + 1) % ws, pred = (q + ws - 1) % ws;
+  const int succ = (q + 1) % ws;
   const int64_t row_bytes = sp.n * codegen::out_dtype_bytes(sp.out);
   const int64_t sf = scale_a_floats_per_row(sp.scale, a.k);
   const size_t recv_at = flag_bytes(ws);
@@ -224,9 +233,8 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
   }
   Event& comm_done = event(size_t((ws - 1) * p.chunks));
   comm_done.record(cs);
-  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));  // rs_send is free again
-  mark(stream, "end");
-  signal(*d, stream, w.win.peer(pred), consumed(ws, 0), e);
+  // The predecessor (q + ws - 1) may send the next run once this one's partials are read.
+  end_ce_run(stream, w, size_t((ws - 1) * p.chunks), ws - 1, ws - 1, consumed(ws, 0), e);
   return launched;
 }
 
@@ -310,9 +318,7 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   Event& comm_done = event(1);
   comm_done.record(cs);
   if (!gemms_first) launch_all();
-  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
-  mark(stream, "end");
-  for (int i = 1; i < ws; ++i) signal(*d, stream, w.win.peer((q + i) % ws), consumed(ws, q), e);
+  end_ce_run(stream, w, 1, 1, ws - 1, consumed(ws, q), e);
   return launched;
 }
 
@@ -375,9 +381,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_one_launch(const GemmReduceSc
   }
   Event& comm_done = event(1);
   comm_done.record(cs);
-  TPJIT_CU(*d, cuStreamWaitEvent(stream, comm_done.get(), 0));
-  mark(stream, "end");
-  signal(*d, stream, w.win.peer(peer), consumed(ws, 0), e);
+  end_ce_run(stream, w, 1, 1, 1, consumed(ws, 0), e);
   return launched;
 }
 

@@ -175,6 +175,14 @@ struct OverlapExecutor::State {
                                     CUstream stream);
   Status gemm_reduce_scatter_one_launch(const GemmReduceScatterArgs& a, const ChunkPlan& p,
                                         CeWindow& w, CUstream stream);
+  // The end of a copy-engine run whose comm stream recorded event(comm_done_at) after its
+  // last send: `stream` waits for it (what the comm stream sends from is free again); then
+  // the comm stream, once `stream` is past this run's GEMMs, raises flag `flag` in the windows
+  // of ranks q + first .. q + last (mod world size): this rank has read what they sent, so
+  // they may write the next run's. The flags ride on the comm stream, so the region ends on
+  // `stream` without waiting for a remote write. Uses event(comm_done_at + 1).
+  void end_ce_run(CUstream stream, CeWindow& w, size_t comm_done_at, int first, int last,
+                  int flag, uint32_t epoch);
 
   // The trace (OverlapExecutor::set_trace): timed events, reused run after run.
   bool tracing = false;
