@@ -219,6 +219,7 @@ const std::vector<Variant>& variants() {
               .archs = {Arch::kSm90a},
               .tensor_maps = true,
               .persistent = true,
+              .overlap_hooks = true,
               .pick_tile = sm90_pick_tile,
               .tile_problem = sm90_tile_problem,
               .threads = warp_threads,

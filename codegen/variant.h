@@ -32,6 +32,9 @@ struct Variant {
   // Persistent kernel: launch_shape's grid_x counts the work tiles; the launcher caps it at
   // cluster_m * (clusters resident at once, from the occupancy API).
   bool persistent = false;
+  // The kernel takes GemmArgs' overlap hooks (templates/overlap_hooks.cuh) and, after the two
+  // maps, a third: A over the caller's own shard (GemmArgs::local_shard).
+  bool overlap_hooks = false;
   // The tile for the spec's m_hint, n, k and scale (spec.tile is ignored).
   TileConfig (*pick_tile)(const GemmSpec&);
   // Empty if the spec's tile suits the variant (for its scale mode), else why not.

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "codegen/variant.h"
 #include "runtime/memory.h"
 #include "util/check.h"
 
@@ -155,9 +156,9 @@ Status GemmKernel::check_args(const GemmArgs& a) const {
     return bad_args("a c pointer needs a kernel with spec.accumulate");
   if ((a.c || a.own_c) && a.ldc < n) return bad_args("ldc must be >= n");
   if (has_hooks(a)) {
-    if (spec_.variant != "sm90_wgmma")
+    if (!codegen::find_variant(spec_.variant)->overlap_hooks)
       return bad_args("overlap hooks (a_ready, c_ready, tile_done, own rows, first_m_block) "
-                      "need the sm90_wgmma variant, not " + spec_.variant);
+                      "need a variant that takes them (sm90_wgmma), not " + spec_.variant);
     const int64_t m_blocks = (a.m + spec_.tile.bm - 1) / spec_.tile.bm;
     if (a.first_m_block < 0 || (a.m > 0 && a.first_m_block >= m_blocks) ||
         a.first_m_block % spec_.tile.cluster_m != 0)
@@ -210,7 +211,7 @@ Status GemmKernel::launch_tma(const GemmArgs& args, const codegen::LaunchShape& 
   if (args.m == 0) return ok_status();  // no rows: nothing to write, no map of 0 rows
   const int max_ctas = sh.persistent ? opts.max_ctas : 0;
   const codegen::TileConfig& t = spec_.tile;
-  const bool local_map = spec_.variant == "sm90_wgmma";  // its kernels take a third map
+  const bool local_map = codegen::find_variant(spec_.variant)->overlap_hooks;  // a third map
   CUtensorMap ma, mb, ml;
   {
     std::lock_guard lock(maps_->mu);

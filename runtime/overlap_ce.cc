@@ -17,6 +17,7 @@
 // device memory; running totals over runs), which its comm stream waits on before each send.
 #include <string>
 
+#include "codegen/variant.h"
 #include "runtime/overlap.h"
 #include "runtime/overlap_state.h"
 
@@ -239,7 +240,7 @@ Status OverlapExecutor::State::gemm_reduce_scatter_ce(const GemmReduceScatterArg
 }
 
 bool OverlapExecutor::State::hooked(const GemmKernel& k) {
-  return k.spec().variant == "sm90_wgmma";
+  return codegen::find_variant(k.spec().variant)->overlap_hooks;
 }
 
 Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArgs& a,
