@@ -1,5 +1,5 @@
-// Epilogue pieces shared by the GEMM variants: conversions to and from the output dtype and
-// the per-element tail (scale, bias, accumulate, store). Device-only; NVRTC builtins only.
+// Epilogue pieces shared by the GEMM variants: conversions to and from the output dtype, whole
+// vector accesses of outputs, and the per-element tail (scale, bias, accumulate, store). Device-only; NVRTC builtins only.
 #pragma once
 
 #include "gemm_args.cuh"
@@ -27,6 +27,67 @@ __device__ __forceinline__ float f16_to_f32(u16 h) {
   float f;
   asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
   return f;
+}
+
+// Two floats into one 32-bit word of two 16-bit outputs (low half first), rounded as above.
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
+  u32 r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+__device__ __forceinline__ u32 pack_f16x2(float lo, float hi) {
+  u32 r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+
+template <OutKind kOut>
+constexpr int out_bytes() { return kOut == OutKind::kF32 ? 4 : 2; }
+
+// kV adjacent outputs as one 8- or 16-byte access (the caller checked alignment), kept packed
+// until unpack: a load can be issued early and its value waited for only where it is used.
+template <int kWords> struct Words;
+template <> struct Words<2> { using T = uint2; };
+template <> struct Words<4> { using T = uint4; };
+template <OutKind kOut, int kV>
+using Packed = typename Words<kV * out_bytes<kOut>() / 4>::T;
+
+template <OutKind kOut, int kV>
+__device__ __forceinline__ Packed<kOut, kV> load_packed(const void* base, i64 idx) {
+  return *reinterpret_cast<const Packed<kOut, kV>*>(static_cast<const char*>(base) + idx * out_bytes<kOut>());
+}
+template <OutKind kOut, int kV>
+__device__ __forceinline__ void unpack(const Packed<kOut, kV>& p, float* o) {
+  const u32* w = reinterpret_cast<const u32*>(&p);
+  if constexpr (kOut == OutKind::kF32) {
+#pragma unroll
+    for (int i = 0; i < kV; ++i) o[i] = __uint_as_float(w[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kV / 2; ++i) {
+      const u16 lo = static_cast<u16>(w[i] & 0xFFFF), hi = static_cast<u16>(w[i] >> 16);
+      o[2 * i] = kOut == OutKind::kBF16 ? bf16_to_f32(lo) : f16_to_f32(lo);
+      o[2 * i + 1] = kOut == OutKind::kBF16 ? bf16_to_f32(hi) : f16_to_f32(hi);
+    }
+  }
+}
+template <OutKind kOut, int kV>
+__device__ __forceinline__ void load_vec(const void* base, i64 idx, float* o) {
+  unpack<kOut, kV>(load_packed<kOut, kV>(base, idx), o);
+}
+template <OutKind kOut, int kV>
+__device__ __forceinline__ void store_vec(void* base, i64 idx, const float* o) {
+  Packed<kOut, kV> p;
+  u32* w = reinterpret_cast<u32*>(&p);
+  if constexpr (kOut == OutKind::kF32) {
+#pragma unroll
+    for (int i = 0; i < kV; ++i) w[i] = __float_as_uint(o[i]);
+  } else {
+#pragma unroll
+    for (int i = 0; i < kV / 2; ++i)
+      w[i] = kOut == OutKind::kBF16 ? pack_bf16x2(o[2 * i], o[2 * i + 1]) : pack_f16x2(o[2 * i], o[2 * i + 1]);
+  }
+  *reinterpret_cast<Packed<kOut, kV>*>(static_cast<char*>(base) + idx * out_bytes<kOut>()) = p;
 }
 
 template <OutKind kOut>

@@ -6,12 +6,10 @@
 
 #include "gemm_args.cuh"
 #include "gemm_epilogue.cuh"
-#include "sm90_ptx.cuh"
 
 namespace tpjit { namespace sm100 {
 
-template <OutKind kOut>
-constexpr int out_bytes() { return kOut == OutKind::kF32 ? 4 : 2; }
+using kern::out_bytes;
 // Elements in one 16-byte access.
 template <OutKind kOut>
 constexpr int vec_elems() { return 16 / out_bytes<kOut>(); }
@@ -19,38 +17,6 @@ constexpr int vec_elems() { return 16 / out_bytes<kOut>(); }
 __device__ __forceinline__ bool aligned16(const void* p) {
   return (reinterpret_cast<unsigned long long>(p) & 15ull) == 0;
 }
-
-// One 16-byte load of vec_elems<kOut>() outputs at element `idx` of `base`, widened to fp32.
-template <OutKind kOut>
-__device__ __forceinline__ void load_vec(const void* base, long long idx, float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    const float4 v = *reinterpret_cast<const float4*>(static_cast<const float*>(base) + idx);
-    o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
-  } else {
-    const uint4 v = *reinterpret_cast<const uint4*>(static_cast<const unsigned short*>(base) + idx);
-    const unsigned w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int i = 0; i < 4; ++i) {
-      const unsigned short lo = static_cast<unsigned short>(w[i] & 0xFFFF), hi = static_cast<unsigned short>(w[i] >> 16);
-      o[2 * i] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(lo) : kern::f16_to_f32(lo);
-      o[2 * i + 1] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(hi) : kern::f16_to_f32(hi);
-    }
-  }
-}
-
-template <OutKind kOut>
-__device__ __forceinline__ void store_vec(void* base, long long idx, const float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    *reinterpret_cast<float4*>(static_cast<float*>(base) + idx) = make_float4(o[0], o[1], o[2], o[3]);
-  } else {
-    unsigned w[4];
-#pragma unroll
-    for (int i = 0; i < 4; ++i)
-      w[i] = kOut == OutKind::kBF16 ? sm90::pack_bf16x2(o[2 * i], o[2 * i + 1]) : sm90::pack_f16x2(o[2 * i], o[2 * i + 1]);
-    *reinterpret_cast<uint4*>(static_cast<unsigned short*>(base) + idx) = make_uint4(w[0], w[1], w[2], w[3]);
-  }
-}
-
 // Finishes v[0..kCols) = accumulators of (row, col0 .. col0+kCols) and stores them. `scale` is
 // the tensor scale (1 in other modes); row scales are applied here; block scales were applied
 // by the caller during the K loop. The caller skips rows >= m.
@@ -82,7 +48,7 @@ __device__ __forceinline__ void finish_row_chunk(const GemmArgs& args, int row, 
 #pragma unroll
     for (int i = 0; i < kCols; i += kV) {
       float b[kV];
-      if (vb) load_vec<kOut>(args.bias, col0 + i, b);
+      if (vb) kern::load_vec<kOut, kV>(args.bias, col0 + i, b);
       else {
 #pragma unroll
         for (int e = 0; e < kV; ++e) b[e] = col0 + i + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col0 + i + e) : 0.0f;
@@ -97,7 +63,7 @@ __device__ __forceinline__ void finish_row_chunk(const GemmArgs& args, int row, 
 #pragma unroll
     for (int i = 0; i < kCols; i += kV) {
       float c[kV];
-      if (vc) load_vec<kOut>(args.c, ci + i, c);
+      if (vc) kern::load_vec<kOut, kV>(args.c, ci + i, c);
       else {
 #pragma unroll
         for (int e = 0; e < kV; ++e) c[e] = col0 + i + e < Cfg::kN ? kern::load_out<kOut>(args.c, ci + i + e) : 0.0f;
@@ -109,7 +75,7 @@ __device__ __forceinline__ void finish_row_chunk(const GemmArgs& args, int row, 
   const long long di = (args.d_row_offset + row) * args.ldd + col0;
   if (full && aligned16(static_cast<const char*>(args.d) + di * out_bytes<kOut>())) {
 #pragma unroll
-    for (int i = 0; i < kCols; i += kV) store_vec<kOut>(args.d, di + i, v + i);
+    for (int i = 0; i < kCols; i += kV) kern::store_vec<kOut, kV>(args.d, di + i, v + i);
   } else {
 #pragma unroll
     for (int i = 0; i < kCols; ++i)

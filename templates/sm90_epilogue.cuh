@@ -12,40 +12,10 @@
 
 namespace tpjit { namespace sm90 {
 
-// Four adjacent outputs as one 8- or 16-byte access (the caller checked alignment), kept
-// packed until used: C's loads for the next column chunk wait in registers this way.
-template <OutKind kOut> struct Packed4 { using T = uint2; };
-template <> struct Packed4<OutKind::kF32> { using T = float4; };
+// Four adjacent outputs in one access (gemm_epilogue.cuh), the width of the staging reads.
 template <OutKind kOut>
-__device__ __forceinline__ typename Packed4<kOut>::T load_packed4(const void* p, long long idx) {
-  using T = typename Packed4<kOut>::T;
-  return *reinterpret_cast<const T*>(static_cast<const char*>(p) + idx * (kOut == OutKind::kF32 ? 4 : 2));
-}
-template <OutKind kOut>
-__device__ __forceinline__ void unpack4(const typename Packed4<kOut>::T& v, float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    o[0] = v.x; o[1] = v.y; o[2] = v.z; o[3] = v.w;
-  } else {
-    const unsigned short h[4] = {static_cast<unsigned short>(v.x & 0xFFFF), static_cast<unsigned short>(v.x >> 16),
-                                 static_cast<unsigned short>(v.y & 0xFFFF), static_cast<unsigned short>(v.y >> 16)};
-#pragma unroll
-    for (int e = 0; e < 4; ++e) o[e] = kOut == OutKind::kBF16 ? kern::bf16_to_f32(h[e]) : kern::f16_to_f32(h[e]);
-  }
-}
-template <OutKind kOut>
-__device__ __forceinline__ void load4(const void* p, long long idx, float* o) {
-  unpack4<kOut>(load_packed4<kOut>(p, idx), o);
-}
-template <OutKind kOut>
-__device__ __forceinline__ void store4(void* p, long long idx, const float* o) {
-  if constexpr (kOut == OutKind::kF32) {
-    *reinterpret_cast<float4*>(static_cast<float*>(p) + idx) = make_float4(o[0], o[1], o[2], o[3]);
-  } else if constexpr (kOut == OutKind::kBF16) {
-    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_bf16x2(o[0], o[1]), pack_bf16x2(o[2], o[3]));
-  } else {
-    *reinterpret_cast<uint2*>(static_cast<unsigned short*>(p) + idx) = make_uint2(pack_f16x2(o[0], o[1]), pack_f16x2(o[2], o[3]));
-  }
-}
+using Packed4 = kern::Packed<kOut, 4>;
+
 __device__ __forceinline__ bool aligned(const void* p, unsigned bytes) {
   return (reinterpret_cast<unsigned long long>(p) & (bytes - 1)) == 0;
 }
@@ -73,7 +43,7 @@ __device__ __forceinline__ Dest own_dest(const GemmArgs& a) {  // overlap_hooks.
 // (the same test the epilogue makes before using it); elsewhere the epilogue loads it itself.
 template <class Cfg, bool kOwnRows, int kIters>
 __device__ __forceinline__ void issue_c(const GemmArgs& args, const Dest& base, bool vc, int row_base, int col0,
-                                        typename Packed4<Cfg::kOut>::T (&out)[kIters]) {
+                                        Packed4<Cfg::kOut> (&out)[kIters]) {
   constexpr int kCols = epi_cols<Cfg>();
   const int tid = threadIdx.x % 128;
 #pragma unroll
@@ -81,7 +51,7 @@ __device__ __forceinline__ void issue_c(const GemmArgs& args, const Dest& base, 
     const int idx = tid + 128 * i, row = row_base + idx / (kCols / 4), col = col0 + 4 * (idx % (kCols / 4));
     const Dest t = kOwnRows && hooks::own_row(args, row) ? own_dest(args) : base;
     if (row < args.m && col + 4 <= Cfg::kN && vc && t.c)
-      out[i] = load_packed4<Cfg::kOut>(t.c, (row + t.c_row) * args.ldc + col);
+      out[i] = kern::load_packed<Cfg::kOut, 4>(t.c, (row + t.c_row) * args.ldc + col);
   }
 }
 
@@ -109,7 +79,7 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const Dest& 
   constexpr int kIters = 64 * kCols / 4 / 128;
   // C one column chunk ahead: the next chunk's loads are in flight while this one goes
   // through shared memory, so a tile waits for C's latency once, not once per chunk.
-  typename Packed4<kOut>::T cp[2][Cfg::kAccumulate ? kIters : 1];
+  Packed4<kOut> cp[2][Cfg::kAccumulate ? kIters : 1];
   if constexpr (Cfg::kAccumulate) issue_c<Cfg, kOwnRows>(args, base, vc, row_base, n0, cp[0]);
 #pragma unroll
   for (int c0 = 0; c0 < Cfg::kBN; c0 += kCols) {
@@ -148,7 +118,7 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const Dest& 
       }
       if constexpr (Cfg::kBias) {
         float bv[4];
-        if (full && vb) load4<kOut>(args.bias, col, bv);
+        if (full && vb) kern::load_vec<kOut, 4>(args.bias, col, bv);
         else {
 #pragma unroll
           for (int e = 0; e < 4; ++e) bv[e] = col + e < Cfg::kN ? kern::load_out<kOut>(args.bias, col + e) : 0.0f;
@@ -159,7 +129,7 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const Dest& 
       if constexpr (Cfg::kAccumulate) {
         if (t.c) {
           float cv[4];
-          if (full && vc) unpack4<kOut>(cp[b][i], cv);  // issued a chunk earlier
+          if (full && vc) kern::unpack<kOut, 4>(cp[b][i], cv);  // issued a chunk earlier
           else {
             const long long ci = (row + t.c_row) * args.ldc + col;
 #pragma unroll
@@ -170,7 +140,7 @@ __device__ __forceinline__ void epilogue_rows(const GemmArgs& args, const Dest& 
         }
       }
       const long long di = (row + t.d_row) * args.ldd + col;
-      if (full && vd) store4<kOut>(t.d, di, o);
+      if (full && vd) kern::store_vec<kOut, 4>(t.d, di, o);
       else {
 #pragma unroll
         for (int e = 0; e < 4; ++e)
