@@ -271,9 +271,9 @@ Status OverlapExecutor::State::all_gather_gemm_one_launch(const AllGatherGemmArg
   mark(stream, "start");
   // The local shard (when direct, only its scales and flags; with tensor scales nothing) goes
   // in on the GEMMs' stream, before them: a copy within one GPU may run as a kernel, which
-  // would find no SM free beside a launch that waits for it. The sends to the peers start after it: copies share the copy
-  // engines, and queued behind a peer's sub-chunk the local one held the launch back by a
-  // whole transfer (qkv, M = 4096: 60-90 us on 2x H100).
+  // would find no SM free beside a launch that waits for it. The sends to the peers start
+  // after it: copies share the copy engines, and queued behind a peer's sub-chunk the local
+  // one held the launch back by a whole transfer (qkv, M = 4096: 60-90 us on 2x H100).
   mark(stream, "local copy +");
   if (!direct || sf > 0)  // else nothing waits for the local rows (the kernel reads them in place)
     for (int j = 0; j < p.chunks; ++j) send(stream, mine, j);

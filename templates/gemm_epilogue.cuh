@@ -1,5 +1,6 @@
 // Epilogue pieces shared by the GEMM variants: conversions to and from the output dtype, whole
-// vector accesses of outputs, and the per-element tail (scale, bias, accumulate, store). Device-only; NVRTC builtins only.
+// vector accesses of outputs, and the per-element tail (scale, bias, accumulate, store).
+// Device-only; NVRTC builtins only.
 #pragma once
 
 #include "gemm_args.cuh"

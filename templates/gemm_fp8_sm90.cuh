@@ -274,9 +274,11 @@ __device__ __forceinline__ void gemm(const TmaDesc& tma_a, const TmaDesc& tma_b,
 #pragma unroll
         for (int i = 0; i < kAcc; ++i) fence_operand(acc[i]);
         release_stage<Cfg>(bars + 8 * (kStages + prev), lane);
-        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, c_seen, handed);
+        finish_tile<Cfg>(args, acc, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split,
+                         c_seen, handed);
       } else {
-        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split, c_seen, handed);
+        finish_tile<Cfg>(args, fin, epi, split_flag, m_block, nb, num_tiles * kClusterM, u / num_tiles, split,
+                         c_seen, handed);
       }
     }
     if (handed) named_barrier(kTakenBarrier + cw, kSignalThreads);  // the signal warp's last arrival

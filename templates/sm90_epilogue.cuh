@@ -187,7 +187,8 @@ __device__ __forceinline__ unsigned prefetch_c(const GemmArgs& args, int r0, int
     if (row >= r1 || col >= Cfg::kN) continue;
     const Dest t = hooks::own_row(args, row) ? own_dest(args) : plain_dest(args);
     if (!t.c) continue;
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(static_cast<const char*>(t.c) + ((row + t.c_row) * args.ldc + col) * kOB));
+    const char* line = static_cast<const char*>(t.c) + ((row + t.c_row) * args.ldc + col) * kOB;
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(line));
   }
   const int o0 = max(r0, args.own_begin), o1 = min(r1, args.own_end);
   return args.c_ready && o0 < o1 ? hooks::peek_rows(args, args.c_ready, o0, o1) : args.hook_epoch - 1u;
