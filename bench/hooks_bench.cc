@@ -24,7 +24,7 @@ namespace {
 using runtime::DeviceBuffer;
 using runtime::Driver;
 
-constexpr int kMaxChunks = 64;  // the flag stride of runtime/overlap_ce.cc
+constexpr int kMaxChunks = runtime::kMaxCeChunks;  // the flag stride of the one launch
 
 // Which hooks a launch uses, added in this order.
 struct Hooks {

@@ -27,7 +27,7 @@ using namespace overlap_detail;
 
 namespace {
 
-constexpr int kMaxChunks = 64;
+constexpr int kMaxChunks = kMaxCeChunks;
 // The all-gather's one launch enqueues its GEMMs before its sends from this many shard rows.
 constexpr int64_t kLaunchFirstRows = 1024;
 

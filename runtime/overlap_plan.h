@@ -9,6 +9,10 @@
 
 namespace tpjit::runtime {
 
+// The most sub-chunks the copy-engine transport takes: its windows hold this many flags (and
+// the one launch this many slab counters) per rank (overlap_ce.cc).
+inline constexpr int kMaxCeChunks = 64;
+
 // M rows split over `world_size` ranks (shard_rows each), each shard cut into `chunks`
 // sub-chunks of chunk_rows rows; the last one is smaller when chunk_rows does not divide
 // shard_rows. Sub-chunk j covers shard rows [begin(j), begin(j) + rows(j)).
