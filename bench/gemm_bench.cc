@@ -12,12 +12,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/cublaslt_gemm.h"
 #include "bench/measure.h"
 #include "codegen/compiler.h"
 #include "codegen/variant.h"
 #include "runtime/context.h"
 #include "runtime/gemm_runner.h"
+#include "runtime/lt_gemm.h"
 #include "runtime/memory.h"
 #include "runtime/stream.h"
 #include "util/check.h"
@@ -104,7 +104,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
       info->cc_major >= 10 ? codegen::Arch::kSm100a : codegen::Arch::kSm90a;
   std::printf("device: %s (%s, %d SMs, L2 %d MiB), driver %d, cuBLASLt %s, arch %s\n",
               info->name.c_str(), info->arch_name().c_str(), info->sm_count,
-              info->l2_bytes >> 20, d.version, cublaslt_version().c_str(),
+              info->l2_bytes >> 20, d.version, runtime::cublaslt_version().c_str(),
               codegen::arch_name(arch));
 
   const std::vector<GemmShape> shapes = opts.shapes.empty() ? default_gemm_shapes() : opts.shapes;
@@ -127,7 +127,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
   std::printf("compiled %zu kernels in %.1f s (NVRTC, parallel)\n", cubins.size(),
               std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 
-  LtHandle lt;
+  runtime::LtHandle lt;
   DeviceBuffer workspace(d, kWorkspaceBytes);
   runtime::Stream stream(d);
   nlohmann::json rows = nlohmann::json::array();
@@ -148,7 +148,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
     const double flop = 2.0 * s.m * s.n * s.k;
     const double bytes = double(s.m * s.k + s.n * s.k) + 2.0 * s.m * s.n;
 
-    Result<LtFp8Gemm> plan = LtFp8Gemm::plan(lt, int(s.m), int(s.n), int(s.k),
+    Result<runtime::LtFp8Gemm> plan = runtime::LtFp8Gemm::plan(lt, int(s.m), int(s.n), int(s.k),
                                              static_cast<const float*>(sa.data()),
                                              static_cast<const float*>(sb.data()),
                                              workspace.data(), kWorkspaceBytes);
@@ -222,7 +222,7 @@ int run_gemm_bench(const GemmBenchOptions& opts) {
   if (!opts.json_path.empty()) {
     nlohmann::json doc = {{"device", info->name}, {"arch", info->arch_name()},
                           {"sm_count", info->sm_count}, {"driver_version", d.version},
-                          {"cublaslt_version", cublaslt_version()}, {"iters", opts.iters},
+                          {"cublaslt_version", runtime::cublaslt_version()}, {"iters", opts.iters},
                           {"warmup", opts.warmup}, {"timing", "median of per-launch CUDA events"},
                           {"results", rows}};
     std::ofstream(opts.json_path) << doc.dump(2) << "\n";

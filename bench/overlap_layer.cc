@@ -63,13 +63,13 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   const Driver& drv = *Driver::load().value();
   std::vector<Buffers> bufs(kWorld);
   std::vector<std::optional<runtime::GemmKernel>> whole_k(kWorld), kernels(kWorld);
-  std::vector<std::optional<LtFp8Gemm>> lt(kWorld);
+  std::vector<std::optional<runtime::LtFp8Gemm>> lt(kWorld);
   on_ranks(ranks, [&](Rank& r) {
     bufs[r.rank] = make_buffers(drv, l, m, l2_bytes, 1000 + 97 * m + 13 * r.rank);
     whole_k[r.rank].emplace(runtime::GemmKernel::load(drv, whole.spec, *whole.cubin).value());
     kernels[r.rank].emplace(runtime::GemmKernel::load(drv, shard.spec, *shard.cubin).value());
     const float* sc = static_cast<const float*>(r.scales->data());
-    lt[r.rank].emplace(LtFp8Gemm::plan(*r.lt, int(m), int(l.n), int(l.k), sc, sc + kScaleB,
+    lt[r.rank].emplace(runtime::LtFp8Gemm::plan(*r.lt, int(m), int(l.n), int(l.k), sc, sc + kScaleB,
                                        r.lt_ws->data(), kLtWorkspace).value());
   });
   auto gemm_args = [&](Rank& r, int i, const void* a) {

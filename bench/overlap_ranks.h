@@ -9,8 +9,8 @@
 #include <optional>
 #include <vector>
 
-#include "bench/cublaslt_gemm.h"
 #include "runtime/context.h"
+#include "runtime/lt_gemm.h"
 #include "runtime/memory.h"
 #include "runtime/nccl.h"
 #include "runtime/overlap.h"
@@ -35,7 +35,7 @@ struct Rank {
   runtime::NcclComm* comm = nullptr;  // comms[0]
   runtime::OverlapExecutor* exec = nullptr;
   std::optional<runtime::Stream> stream;
-  std::optional<LtHandle> lt;
+  std::optional<runtime::LtHandle> lt;
   std::optional<runtime::DeviceBuffer> lt_ws, scales;  // scales: sa = 0.75, sb = 0.5
 };
 

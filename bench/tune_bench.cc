@@ -5,7 +5,6 @@
 #include <mutex>
 #include <thread>
 
-#include "bench/cublaslt_gemm.h"
 #include "bench/measure.h"
 #include "cache/cubin_cache.h"
 #include "cache/tuning_store.h"
@@ -15,6 +14,7 @@
 #include "ipc/paths.h"
 #include "runtime/context.h"
 #include "runtime/gemm_runner.h"
+#include "runtime/lt_gemm.h"
 #include "runtime/stream.h"
 #include "util/check.h"
 
@@ -150,8 +150,8 @@ bool tune_shape(const Device& dev, const GemmShape& s, const TuneOptions& opts,
   const size_t d_count = size_t(s.m * s.n);
   DeviceBuffer d_lt(d, d_count * 2), d_ours(d, d_count * 2), workspace(d, kWorkspaceBytes);
   runtime::Stream stream(d);
-  LtHandle lt;
-  Result<LtFp8Gemm> plan = LtFp8Gemm::plan(lt, int(s.m), int(s.n), int(s.k),
+  runtime::LtHandle lt;
+  Result<runtime::LtFp8Gemm> plan = runtime::LtFp8Gemm::plan(lt, int(s.m), int(s.n), int(s.k),
                                            static_cast<const float*>(sa.data()),
                                            static_cast<const float*>(sb.data()),
                                            workspace.data(), kWorkspaceBytes);
@@ -243,7 +243,7 @@ int run_tune(const TuneOptions& opts) {
   const std::string dir = opts.cache_dir.empty() ? ipc::default_cache_dir().string()
                                                  : opts.cache_dir;
   std::printf("device: %s (%s, %d SMs), cuBLASLt %s, arch %s, cache %s\n", info->name.c_str(),
-              info->arch_name().c_str(), info->sm_count, cublaslt_version().c_str(),
+              info->arch_name().c_str(), info->sm_count, runtime::cublaslt_version().c_str(),
               codegen::arch_name(dev.arch), dir.c_str());
   cache::CubinCache cubins(dir, kCacheBudget);
   cache::TuningStore store(dir);

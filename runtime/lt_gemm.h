@@ -1,5 +1,6 @@
-// The cuBLASLt FP8 baseline: e4m3 A [M,K] and B [N,K], both K-major ("TN"), per-tensor scale
-// pointers, bf16 D [M,N] row-major, the heuristic's first algorithm.
+// cuBLASLt's FP8 GEMM, the vendor library: e4m3 A [M,K] and B [N,K], both K-major ("TN"),
+// per-tensor scale pointers, bf16 D [M,N] row-major, the heuristic's first algorithm. The
+// benchmarks' baseline, in runtime/ so that the worker can run it too.
 #pragma once
 
 #include <cublasLt.h>
@@ -9,7 +10,7 @@
 
 #include "util/result.h"
 
-namespace tpjit::bench {
+namespace tpjit::runtime {
 
 // Move-only owner of a cublasLtHandle_t.
 class LtHandle {
@@ -39,6 +40,8 @@ class LtFp8Gemm {
 
   // Enqueues one product on `stream` (a CUstream); throws CheckError on failure.
   void run(const void* a, const void* b, void* d, void* stream) const;
+  // The same, with a failure as kErrCuda.
+  Status try_run(const void* a, const void* b, void* d, void* stream) const;
   const std::string& algo_summary() const { return algo_; }
 
  private:
@@ -54,4 +57,4 @@ class LtFp8Gemm {
 
 std::string cublaslt_version();
 
-}  // namespace tpjit::bench
+}  // namespace tpjit::runtime

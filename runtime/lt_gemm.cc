@@ -1,8 +1,9 @@
-#include "bench/cublaslt_gemm.h"
+#include "runtime/lt_gemm.h"
 
 #include <memory>
 #include <utility>
 
+#include "runtime/driver.h"
 #include "util/check.h"
 
 // A cuBLASLt call: throws CheckError naming the call, the status name and text, file:line.
@@ -16,7 +17,7 @@
                             __FILE__, __LINE__);                                         \
   } while (0)
 
-namespace tpjit::bench {
+namespace tpjit::runtime {
 
 LtHandle::LtHandle() { TPJIT_LT(cublasLtCreate(&h_)); }
 LtHandle::LtHandle(LtHandle&& o) noexcept : h_(std::exchange(o.h_, nullptr)) {}
@@ -80,7 +81,7 @@ Result<LtFp8Gemm> LtFp8Gemm::plan(const LtHandle& h, int m, int n, int k, const 
                       "cuBLASLt has no FP8 algorithm for m=" + std::to_string(m) +
                           " n=" + std::to_string(n) + " k=" + std::to_string(k) + ": " +
                           cublasLtGetStatusName(s),
-                      "bench.cublaslt");
+                      "runtime.cublaslt");
   }
   g.algo_v_ = result.algo;
   int id = 0, tile = 0, stages = 0;
@@ -102,4 +103,13 @@ void LtFp8Gemm::run(const void* a, const void* b, void* d, void* stream) const {
                           workspace_, workspace_bytes_, static_cast<cudaStream_t>(stream)));
 }
 
-}  // namespace tpjit::bench
+Status LtFp8Gemm::try_run(const void* a, const void* b, void* d, void* stream) const {
+  try {
+    run(a, b, d, stream);
+    return ok_status();
+  } catch (const CheckError& e) {
+    return make_error(kErrCuda, e.what(), "runtime.cublaslt");
+  }
+}
+
+}  // namespace tpjit::runtime
