@@ -41,7 +41,7 @@ json overlap_record_to_json(const OverlapRecord& r) {
               {"key_fields", OverlapStore::key_fields(r.key)},
               {"card", r.card},
               {"measured_at", r.measured_at},
-              {"choice", r.fused ? "fused" : "unfused"},
+              {"choice", r.fused ? "fused" : r.cublaslt ? "unfused_cublaslt" : "unfused"},
               {"chunks", r.chunks},
               {"sm_reserve", r.sm_reserve},
               {"fused_us", r.fused_us},
@@ -67,7 +67,8 @@ Result<OverlapRecord> overlap_record_from_json(const json& doc) {
   if (kind != "all_gather_gemm" && kind != "gemm_reduce_scatter")
     return bad("kind must be all_gather_gemm or gemm_reduce_scatter, not '" + kind + "'");
   const std::string choice = doc.value("choice", "");
-  if (choice != "fused" && choice != "unfused") return bad("choice must be fused or unfused");
+  if (choice != "fused" && choice != "unfused" && choice != "unfused_cublaslt")
+    return bad("choice must be fused, unfused or unfused_cublaslt");
   if (!is_string(doc, "card") || !is_string(doc, "measured_at") || !is_int(doc, "chunks", 1) ||
       !is_int(doc, "sm_reserve", 0) || !is_us(doc, "fused_us") || !is_us(doc, "unfused_us") ||
       !is_us(doc, "limit_us"))
@@ -82,6 +83,7 @@ Result<OverlapRecord> overlap_record_from_json(const json& doc) {
   r.card = doc["card"];
   r.measured_at = doc["measured_at"];
   r.fused = choice == "fused";
+  r.cublaslt = choice == "unfused_cublaslt";
   r.chunks = doc["chunks"];
   r.sm_reserve = doc["sm_reserve"];
   r.fused_us = doc["fused_us"];

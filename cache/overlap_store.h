@@ -12,13 +12,14 @@
 //    "key_fields": {"kind": "all_gather_gemm" | "gemm_reduce_scatter", "world_size": int,
 //                   "n": int, "k": int, "scale": str, "m_bucket": int},
 //    "card": str, "measured_at": str (UTC, ISO 8601),
-//    "choice": "fused" | "unfused", "chunks": int >= 1, "sm_reserve": int >= 0,
+//    "choice": "fused" | "unfused" | "unfused_cublaslt", "chunks": int >= 1, "sm_reserve": int >= 0,
 //    "fused_us": number > 0, "unfused_us": number > 0, "limit_us": number > 0,
 //    "checksum": SHA-256 hex of the canonical dump of the object without "checksum"}
 // n is the region's total GEMM columns per rank (q, k and v sharing one gather add up), k the
 // GEMMs' K, m_bucket tuning_m_bucket(total tokens M). fused_us is the best fused
 // configuration's time (its chunks and sm_reserve are the record's); unfused_us the best
-// unfused one. Policy for bad records: as TuningStore (a miss; the file is removed, a warning
+// unfused one: our kernel's, or cuBLASLt's when the choice is "unfused_cublaslt" (the vendor
+// GEMM beat both; runtime/overlap.h, "Vendor GEMM"). Policy for bad records: as TuningStore (a miss; the file is removed, a warning
 // logged). No state in memory: thread-safe, shareable between processes.
 #pragma once
 
@@ -51,6 +52,7 @@ struct OverlapRecord {
   std::string card;         // device name, e.g. "NVIDIA H100 80GB HBM3"
   std::string measured_at;  // set by store() when empty
   bool fused = false;       // the choice
+  bool cublaslt = false;    // unfused with cuBLASLt's GEMM (choice "unfused_cublaslt")
   int chunks = 1;           // of the best fused configuration
   int sm_reserve = 0;
   // How the bytes moved (runtime/overlap.h, "Transport"): "nccl", "ce" (copy engines, one

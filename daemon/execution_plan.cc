@@ -22,7 +22,7 @@ nlohmann::json region_execution(const fusion::Region& region, int world_size, in
                                 const cache::OverlapStore& store) {
   const cache::OverlapKey key = overlap_key(region, world_size, m);
   if (std::optional<cache::OverlapRecord> r = store.lookup(key)) {
-    nlohmann::json e = {{"m", m}, {"choice", r->fused ? "fused" : "unfused"},
+    nlohmann::json e = {{"m", m}, {"choice", r->fused ? "fused" : r->cublaslt ? "unfused_cublaslt" : "unfused"},
                         {"chunks", r->chunks}, {"sm_reserve", r->sm_reserve},
                         {"source", "measured"}, {"fused_us", r->fused_us},
                         {"unfused_us", r->unfused_us}, {"limit_us", r->limit_us},

@@ -17,7 +17,7 @@ namespace tpjit {
 // their K and scale mode, tuning_m_bucket(m).
 cache::OverlapKey overlap_key(const fusion::Region& region, int world_size, int64_t m);
 
-// {"m", "choice": "fused"|"unfused", "chunks", "sm_reserve", "source": "measured"|"cost_model",
+// {"m", "choice": "fused"|"unfused"|"unfused_cublaslt" (measured only), "chunks", "sm_reserve", "source": "measured"|"cost_model",
 //  "fused_us", "unfused_us", then "limit_us", "card", "measured_at" (measured) or "model"
 //  (cost_model)}. Any card's record is taken (the compile service opens no GPU).
 nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m, bool one_host,

@@ -28,8 +28,8 @@ struct RunBody {
   bool check = false;
   int iters = 10;
   int chunks = 0;  // 0: each region's from the plan's execution (a measured record), else 2
-  // How fused regions run: "plan" (the plan's execution choice for this M: fused or
-  // unfused), "fused" or "unfused" (forced, e.g. to test one path).
+  // How fused regions run: "plan" (the plan's execution choice for this M: fused, unfused,
+  // or unfused_cublaslt), or one of those three forced (e.g. to test one path).
   std::string execution = "plan";
 };
 

@@ -43,8 +43,9 @@ Result<RunBody> parse_body(const json& body) {
   }
   if (body.contains("execution")) {
     const json& e = body["execution"];
-    if (!e.is_string() || (e != "plan" && e != "fused" && e != "unfused"))
-      return bad("\"execution\" must be \"plan\" (the plan's choice), \"fused\" or \"unfused\"",
+    if (!e.is_string() || (e != "plan" && e != "fused" && e != "unfused" && e != "unfused_cublaslt"))
+      return bad("\"execution\" must be \"plan\" (the plan's choice), \"fused\", \"unfused\" or "
+                 "\"unfused_cublaslt\"",
                  "body.execution");
     r.execution = e.get<std::string>();
   }
@@ -150,8 +151,9 @@ class RunService final : public RequestHandler {
         if (p.value("id", -1) == r.id && p.contains("execution") && !p["execution"].empty())
           execution = p["execution"][0];
       if (region_body.chunks == 0) region_body.chunks = execution.value("chunks", 2);
-      const bool fused = body->execution == "fused" ||
-                         (body->execution == "plan" && execution.value("choice", "fused") != "unfused");
+      const std::string how =
+          body->execution != "plan" ? body->execution : execution.value("choice", std::string("fused"));
+      const bool fused = how == "fused";
       std::vector<json> messages;
       for (size_t i = 0; i < devices->size(); ++i) {
         auto job = region_job(r, (*plan)["kernels"], *bound, region_body, world,
@@ -159,6 +161,7 @@ class RunService final : public RequestHandler {
         if (!job) return job.error();
         if (execution.contains("transport")) (*job)["transport"] = execution["transport"];
         (*job)["fused"] = fused;
+        if (how == "unfused_cublaslt") (*job)["gemm"] = "cublaslt";
         messages.push_back(ipc::make_request(1, "run_region", *job));
       }
       auto replies = pool_.call_all(messages, true);
@@ -184,7 +187,7 @@ class RunService final : public RequestHandler {
           if (c.contains(key)) check[key] = c[key];
       }
       entry["executed"] = true;
-      entry["execution"] = fused ? "fused" : "unfused";
+      entry["execution"] = how;
       entry["ms_median"] = ms;
       entry["transport"] = fused ? transport : "none";
       entry["iters"] = body->iters;

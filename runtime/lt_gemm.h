@@ -1,6 +1,7 @@
 // cuBLASLt's FP8 GEMM, the vendor library: e4m3 A [M,K] and B [N,K], both K-major ("TN"),
 // per-tensor scale pointers, bf16 D [M,N] row-major, the heuristic's first algorithm. The
-// benchmarks' baseline, in runtime/ so that the worker can run it too.
+// benchmarks' baseline, and the GEMM of the "unfused_cublaslt" execution (runtime/overlap.h,
+// "Vendor GEMM").
 #pragma once
 
 #include <cublasLt.h>

@@ -170,6 +170,9 @@ Status OverlapExecutor::all_gather_gemm_unfused(const AllGatherGemmArgs& a, CUst
   if (!planned.ok()) return planned.error();
   const ChunkPlan& p = *planned;
   if (p.m == 0) return ok_status();
+  for (const AgGemm& g : a.gemms)
+    if (std::string why = g.lt ? lt_problem(g.kernel->spec(), a.k, a.k, g.ldb, g.ldd) : ""; !why.empty())
+      return bad("all_gather_gemm_unfused: " + why);
   return guarded([&]() -> Status {
     const fusion::ScaleMode mode = a.gemms[0].kernel->spec().scale;
     const int64_t sf = scale_a_floats_per_row(mode, a.k);
@@ -193,8 +196,9 @@ Status OverlapExecutor::all_gather_gemm_unfused(const AllGatherGemmArgs& a, CUst
     }
     for (const AgGemm& g : a.gemms) {
       const float* scale = sf > 0 ? static_cast<const float*>(s.scale_stage.data()) : a.scale_a_shard;
-      if (Status st = g.kernel->launch(ag_rows_args(a, g, gathered, scale, p.m, 0), stream); !st.ok())
-        return st;
+      Status st = g.lt ? g.lt->try_run(gathered, g.b, g.d, stream)
+                       : g.kernel->launch(ag_rows_args(a, g, gathered, scale, p.m, 0), stream);
+      if (!st.ok()) return st;
     }
     return ok_status();
   });

@@ -65,6 +65,12 @@
 // first step) use every SM. Make the communicator with NcclOptions::max_ctas = R so NCCL's
 // kernel fits the free SMs. Non-persistent variants ignore it.
 //
+// Vendor GEMM: an unfused run may compute its GEMMs with cuBLASLt (AgGemm::lt,
+// GemmReduceScatterArgs::lt: a plan made for M rows, the GEMM's N and K and its scale
+// pointers) instead of the kernel: the execution "unfused_cublaslt", for shapes where the
+// library beats both the fused run and our kernel. It takes tensor scales, bf16 output, no bias, and
+// contiguous rows (ldb = K, ldd = N; lda = K for the reduce-scatter); else kBadRequest.
+//
 // Workspace (staging for gathered chunks, partial sums) is owned by the executor and grows
 // on demand; growing synchronizes the executor's streams once, so warm up with the largest
 // shape. One executor per rank and thread at a time (not thread-safe); runs on one executor
@@ -80,6 +86,7 @@
 
 #include "runtime/driver.h"
 #include "runtime/gemm_runner.h"
+#include "runtime/lt_gemm.h"
 #include "runtime/nccl.h"
 #include "util/result.h"
 
@@ -101,6 +108,8 @@ struct AgGemm {
   const void* bias = nullptr;  // [N] when the kernel's spec has a bias, else nullptr
   void* d = nullptr;           // [M, N], ldd elements between rows
   int64_t ldd = 0;
+  // Unfused only: cuBLASLt runs this GEMM instead of the kernel (see "Vendor GEMM" above).
+  const LtFp8Gemm* lt = nullptr;
 };
 
 struct AllGatherGemmArgs {
@@ -133,6 +142,7 @@ struct GemmReduceScatterArgs {
   int sm_reserve = 0; // fused only: see "SM reservation" above
   Transport transport = Transport::kAuto;  // fused only
   bool one_launch = true;  // copy engines: see "One launch" above
+  const LtFp8Gemm* lt = nullptr;  // unfused only: see "Vendor GEMM" above
 };
 
 class OverlapExecutor {

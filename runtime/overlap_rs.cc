@@ -102,13 +102,17 @@ Status OverlapExecutor::gemm_reduce_scatter_unfused(const GemmReduceScatterArgs&
   if (!planned.ok()) return planned.error();
   const ChunkPlan& p = *planned;
   if (p.m == 0) return ok_status();
+  if (std::string why = a.lt ? lt_problem(a.kernel->spec(), a.k, a.lda, a.ldb, a.kernel->spec().n) : "";
+      !why.empty())
+    return bad("gemm_reduce_scatter_unfused: " + why);
   return guarded([&]() -> Status {
     const codegen::GemmSpec& sp = a.kernel->spec();
     const int64_t ob = codegen::out_dtype_bytes(sp.out);
     s.ensure(s.stage, size_t(p.m * sp.n * ob), stream);
     GemmArgs g = rows_args(a, 0, p.m, s.stage.data(), scale_a_floats_per_row(sp.scale, a.k));
     // As in the fused path, the peers' reduce-scatter is joined even after a failed launch.
-    const Status launched = a.kernel->launch(g, stream);
+    const Status launched = a.lt ? a.lt->try_run(a.a, a.b, s.stage.data(), stream)
+                                 : a.kernel->launch(g, stream);
     if (Status st = s.comm->reduce_scatter(s.stage.data(), a.y, size_t(p.shard_rows * sp.n),
                                            nccl_type(sp.out), stream);
         !st.ok())

@@ -23,6 +23,17 @@ inline Error bad(const std::string& what) {
   return make_error(errc::kBadRequest, "overlap: " + what, "runtime.overlap");
 }
 
+// Whether cuBLASLt can stand in for a kernel of this spec (overlap.h, "Vendor GEMM") with
+// these row strides; empty if so, else why not.
+inline std::string lt_problem(const codegen::GemmSpec& sp, int64_t k, int64_t lda, int64_t ldb,
+                              int64_t ldd) {
+  if (sp.scale != fusion::ScaleMode::kTensor) return "cuBLASLt takes tensor scales only";
+  if (sp.out != codegen::OutDtype::kBF16) return "cuBLASLt runs with bf16 output only";
+  if (sp.bias) return "cuBLASLt runs without a bias";
+  if (lda != k || ldb != k || ldd != sp.n) return "cuBLASLt needs contiguous rows (lda = ldb = K, ldd = N)";
+  return "";
+}
+
 inline ncclDataType_t nccl_type(codegen::OutDtype o) {
   switch (o) {
     case codegen::OutDtype::kBF16: return ncclBfloat16;

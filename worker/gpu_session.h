@@ -16,6 +16,8 @@
 #include "cache/cubin_cache.h"
 #include "runtime/context.h"
 #include "runtime/gemm_runner.h"
+#include "runtime/lt_gemm.h"
+#include "runtime/memory.h"
 #include "runtime/nccl.h"
 #include "runtime/overlap.h"
 #include "util/result.h"
@@ -40,6 +42,10 @@ class GpuSession {
         cache_(cache_dir, ~0ull >> 1) {}
   // The kernel for a plan's {key, spec}, loaded once per key.
   Result<const runtime::GemmKernel*> kernel(const nlohmann::json& gemm);
+  // cuBLASLt's plan of one GEMM of an "unfused_cublaslt" run (runtime/overlap.h, "Vendor
+  // GEMM"); the handle and its workspace are made on first use.
+  Result<runtime::LtFp8Gemm> lt_plan(int64_t m, int64_t n, int64_t k, const float* scale_a,
+                                     const float* scale_b);
 
   const runtime::Driver* d_;
   runtime::PrimaryContext ctx_;
@@ -49,6 +55,8 @@ class GpuSession {
   std::map<std::string, runtime::GemmKernel> kernels_;
   std::optional<runtime::NcclComm> comm_;
   std::optional<runtime::OverlapExecutor> executor_;
+  std::optional<runtime::LtHandle> lt_;
+  std::optional<runtime::DeviceBuffer> lt_workspace_;
 };
 
 }  // namespace tpjit::worker

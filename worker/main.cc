@@ -50,9 +50,11 @@ Result<json> fake(const Args& a, const ipc::Request& r) {
   if (r.type == "init_comm") return json::object();
   if (r.type == "run_region") {
     const bool fused = r.body.value("fused", true);
+    const bool lt = r.body.value("gemm", "") == "cublaslt";
     return json{{"region", r.body.value("region", 0)}, {"rank", r.body.value("rank", 0)},
                 {"iters", r.body.value("iters", 1)}, {"ms_median", 0.0},
-                {"execution", fused ? "fused" : "unfused"}, {"transport", fused ? "nccl" : "none"},
+                {"execution", fused ? "fused" : lt ? "unfused_cublaslt" : "unfused"},
+                {"transport", fused ? "nccl" : "none"},
                 {"outputs", json::array()}};
   }
   if (r.type == "die") {

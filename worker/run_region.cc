@@ -1,12 +1,15 @@
 // GpuSession::run_region: one fused region on this rank through the overlap executor, fused
-// or, when the job says "fused": false (the plan chose it), unfused; with "check", the unfused
-// reference (collective then GEMM, or GEMM then collective) into separate buffers and the relative error of each output against it, plus the float64 host reference
-// on sampled rows (worker/float64_check.h), each against the output dtype's bound.
+// or, when the job says "fused": false (the plan chose it), unfused, with our kernel or, with
+// "gemm": "cublaslt", cuBLASLt's GEMM; with "check", the unfused reference (collective then
+// our GEMM, or our GEMM then collective) into separate buffers and the relative error of each
+// output against it, plus the float64 host reference on sampled rows
+// (worker/float64_check.h), each against the output dtype's bound.
 #include <algorithm>
 #include <cmath>
 
 #include "runtime/memory.h"
 #include "runtime/stream.h"
+#include "util/check.h"
 #include "worker/gpu_session.h"
 #include "worker/float64_check.h"
 #include "worker/host_data.h"
@@ -21,6 +24,9 @@ namespace {
 Error bad(const std::string& what, const std::string& where = "") {
   return make_error(errc::kBadRequest, "run_region: " + what, where);
 }
+
+// The cuBLASLt workspace: what its heuristics may ask for on the Llama shapes, with room.
+constexpr size_t kLtWorkspaceBytes = size_t{32} << 20;
 
 // Rows of each output checked against float64 (all columns): enough to catch a wrong tile,
 // chunk or rank offset, few enough to stay within seconds on the host.
@@ -53,6 +59,19 @@ std::vector<uint8_t> download(const DeviceBuffer& b, size_t bytes) {
 }
 
 }  // namespace
+
+Result<runtime::LtFp8Gemm> GpuSession::lt_plan(int64_t m, int64_t n, int64_t k,
+                                               const float* scale_a, const float* scale_b) {
+  try {
+    if (!lt_) lt_.emplace();
+    if (!lt_workspace_) lt_workspace_.emplace(*d_, kLtWorkspaceBytes);
+  } catch (const CheckError& e) {
+    return make_error(runtime::kErrCuda, std::string("cuBLASLt could not start: ") + e.what(),
+                      "gemm");
+  }
+  return runtime::LtFp8Gemm::plan(*lt_, int(m), int(n), int(k), scale_a, scale_b,
+                                  lt_workspace_->data(), kLtWorkspaceBytes);
+}
 
 Result<json> GpuSession::run_region(const json& body) {
   if (!executor_) return make_error(errc::kInternal, "run_region before init_comm", "");
@@ -140,6 +159,19 @@ Result<json> GpuSession::run_region(const json& body) {
   // The plan's execution (job "fused", default true) writes o.fused; the unfused reference
   // of the check writes o.ref.
   const bool run_fused = body.value("fused", true);
+  const std::string gemm_lib = body.value("gemm", "");
+  if (!gemm_lib.empty() && gemm_lib != "cublaslt")
+    return bad("unknown gemm '" + gemm_lib + "' (cublaslt, or none for the generated kernel)", "gemm");
+  std::vector<runtime::LtFp8Gemm> lts;  // with "gemm": "cublaslt", one per GEMM (unfused runs)
+  if (!run_fused && gemm_lib == "cublaslt")
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      auto plan = lt_plan(m, kernels[i]->spec().n, k_dim,
+                          static_cast<const float*>(sa_dev.data()),
+                          static_cast<const float*>(sb_dev[i].data()));
+      if (!plan) return plan.error();
+      lts.push_back(std::move(plan).value());
+    }
+  const std::string run_name = run_fused ? "fused" : lts.empty() ? "unfused" : "unfused_cublaslt";
   auto enqueue = [&](bool fused, bool reference = false) -> Status {
     if (ag) {
       runtime::AllGatherGemmArgs args{m, k_dim, a_dev.data(),
@@ -151,6 +183,7 @@ Result<json> GpuSession::run_region(const json& body) {
         args.gemms.push_back({kernels[i], b_dev[i].data(), k_dim,
                               static_cast<const float*>(sb_dev[i].data()), nullptr,
                               (reference ? outs[i].ref : outs[i].fused).data(), n});
+        if (!reference && !lts.empty()) args.gemms.back().lt = &lts[i];
       }
       return fused ? executor_->all_gather_gemm(args, stream.get())
                    : executor_->all_gather_gemm_unfused(args, stream.get());
@@ -161,6 +194,7 @@ Result<json> GpuSession::run_region(const json& body) {
                                         (reference ? outs[0].ref : outs[0].fused).data(), chunks};
     args.transport = how;
     args.one_launch = one_launch;
+    if (!reference && !lts.empty()) args.lt = &lts[0];
     return fused ? executor_->gemm_reduce_scatter(args, stream.get())
                  : executor_->gemm_reduce_scatter_unfused(args, stream.get());
   };
@@ -173,7 +207,7 @@ Result<json> GpuSession::run_region(const json& body) {
   stream.synchronize();
   if (Status s = comm_->check(); !s.ok()) return s.error();
   json result = {{"region", body.value("region", 0)}, {"rank", rank}, {"iters", iters},
-                 {"execution", run_fused ? "fused" : "unfused"},
+                 {"execution", run_name},
                  {"transport", !run_fused ? "none"
                                : executor_->last_transport() == runtime::Transport::kCopyEngine
                                    ? "copy_engine"

@@ -54,6 +54,18 @@ TEST_F(OverlapStoreOnDisk, UnfusedChoiceAndCardFilter) {
   EXPECT_FALSE(store_.lookup(test_key(), "NVIDIA H200"));  // another card's record: a miss
 }
 
+TEST_F(OverlapStoreOnDisk, CublasltChoiceRoundTrips) {
+  OverlapRecord r = test_record();
+  r.fused = false;
+  r.cublaslt = true;
+  ASSERT_TRUE(store_.store(r));
+  auto got = store_.lookup(test_key());
+  ASSERT_TRUE(got);
+  EXPECT_FALSE(got->fused);
+  EXPECT_TRUE(got->cublaslt);
+  EXPECT_EQ(json::parse(read_text(store_.record_path(test_key())))["choice"], "unfused_cublaslt");
+}
+
 TEST_F(OverlapStoreOnDisk, KeysSeparateKindWorldSizeAndBucket) {
   ASSERT_TRUE(store_.store(test_record()));
   OverlapKey other = test_key();

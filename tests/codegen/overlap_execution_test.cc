@@ -124,6 +124,7 @@ TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
     r.key = key;
     r.card = "Test Card";
     r.fused = false;
+    r.cublaslt = region["kind"] == "gemm_reduce_scatter";  // the vendor GEMM measured fastest
     r.chunks = 4;
     r.sm_reserve = 24;
     r.transport = "ce_chunked";
@@ -141,7 +142,7 @@ TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
     EXPECT_EQ(region["execution"][0]["source"], "cost_model");
     const json& x = region["execution"][1];
     EXPECT_EQ(x["source"], "measured");
-    EXPECT_EQ(x["choice"], "unfused");
+    EXPECT_EQ(x["choice"], region["kind"] == "gemm_reduce_scatter" ? "unfused_cublaslt" : "unfused");
     EXPECT_EQ(x["chunks"], 4);
     EXPECT_EQ(x["sm_reserve"], 24);
     EXPECT_EQ(x["transport"], "ce_chunked");

@@ -5,7 +5,8 @@
 #      float64 within the bound); a TP4 graph must be refused with world_size_mismatch while
 #      the daemon keeps serving; a run after it, as the plan chooses, must run each region the
 #      way the plan's execution says; the Python client's run, forced unfused, must run
-#      every region unfused (transport none) with ok checks;
+#      every region unfused (transport none) with ok checks; and so must a run forced to
+#      unfused_cublaslt (cuBLASLt's GEMM), checked against our kernel's unfused run;
 #   2. two tpjitd, one GPU each (CUDA_VISIBLE_DEVICES=0 / 1), --rank 0/1 --world 2 joined by a
 #      rendezvous on loopback, each given the same run: both succeed with ok checks (they
 #      share the first daemon's cache, so nothing is compiled twice).
@@ -98,6 +99,18 @@ ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["
 assert ran and all(e == ("unfused", "none") for e in ran.values()), ran
 print("Python client, unfused as asked:", ran)
 ' <"$T/py.json" || fail "the Python client did not run unfused"
+# Unfused with cuBLASLt's GEMM (what a measured plan picks where the vendor library is
+# fastest): checked against the unfused run of our kernel and against float64.
+timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
+  --check --iters 2 --execution unfused_cublaslt --json >"$T/lt.json" 2>>"$T/one.log" \
+  || fail "the unfused_cublaslt run failed: $(tail -3 "$T/one.log")"
+check_reply <"$T/lt.json" || fail "unfused_cublaslt checks: $(cat "$T/lt.json")"
+python3 -c '
+import json, sys
+ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["regions"] if g["fused"]}
+assert ran and all(e == ("unfused_cublaslt", "none") for e in ran.values()), ran
+print("unfused with cuBLASLt as asked:", ran)
+' <"$T/lt.json" || fail "the run did not use cuBLASLt"
 "$BIN/tpjit" --socket "$T/s/a.sock" shutdown >/dev/null || fail "shutdown"
 wait "${PIDS[0]}"; PIDS=()
 

@@ -119,6 +119,14 @@ TEST_F(RunRequestTest, FusedRegionsRunAsThePlanChoseUnlessAsked) {
     EXPECT_EQ(region["execution"], "fused") << region;
     EXPECT_EQ(region["transport"], "nccl") << region;  // what the fake workers say
   }
+  json vendor = body("llama3-8b-mlp-tp2", 256);
+  vendor["execution"] = "unfused_cublaslt";  // the fake workers echo what the job asked
+  auto v = run(vendor);
+  ASSERT_TRUE(v.ok()) << v.error().message;
+  for (const auto& region : (*v)["regions"]) {
+    EXPECT_EQ(region["execution"], "unfused_cublaslt") << region;
+    EXPECT_EQ(region["transport"], "none") << region;
+  }
   json wrong = body("llama3-8b-mlp-tp2", 256);
   wrong["execution"] = "sometimes";
   auto w = run(wrong);

@@ -178,7 +178,8 @@ class Client:
         """Executes the plan on the daemon's GPUs (docs/protocol.md, "run") -> per-region
         execution, times and, with check, errors against the unfused and float64 references.
         inputs / outputs: directories of per-rank .npy files (sent as absolute paths);
-        execution: "plan" (the daemon's default: as the plan chose), "fused" or "unfused"."""
+        execution: "plan" (the daemon's default: as the plan chose), "fused", "unfused" or
+        "unfused_cublaslt" (NCCL and cuBLASLt's GEMM)."""
         body = {"graph": load_graph(graph), "m": int(m)}
         if seed is not None:
             body["seed"] = int(seed)
@@ -221,7 +222,7 @@ def main(argv=None) -> int:
     run.add_argument("graph")
     run.add_argument("--m", type=int, required=True, help="token count")
     run.add_argument("--check", action="store_true", help="also check against the references")
-    run.add_argument("--execution", choices=("plan", "fused", "unfused"),
+    run.add_argument("--execution", choices=("plan", "fused", "unfused", "unfused_cublaslt"),
                      help="as the plan chose (default), or forced")
     args = ap.parse_args(argv)
     try:

@@ -1,5 +1,5 @@
 // tpjit run GRAPH.json --m M [--seed S | --inputs DIR] [--outputs DIR] [--check] [--iters N]
-//           [--chunks C] [--execution plan|fused|unfused] [--json]
+//           [--chunks C] [--execution plan|fused|unfused|unfused_cublaslt] [--json]
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -61,10 +61,10 @@ int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args) 
     if (a == "--json") { as_json = true; continue; }
     if (a == "--check") { body["check"] = true; continue; }
     if (a == "--execution") {
-      if (i + 1 >= args.size()) return usage_error("--execution needs plan, fused or unfused");
+      if (i + 1 >= args.size()) return usage_error("--execution needs plan, fused, unfused or unfused_cublaslt");
       const std::string& v = args[++i];
-      if (v != "plan" && v != "fused" && v != "unfused")
-        return usage_error("--execution takes plan, fused or unfused, got \"" + v + "\"");
+      if (v != "plan" && v != "fused" && v != "unfused" && v != "unfused_cublaslt")
+        return usage_error("--execution takes plan, fused, unfused or unfused_cublaslt, got \"" + v + "\"");
       body["execution"] = v;
       continue;
     }

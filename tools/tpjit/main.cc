@@ -18,7 +18,7 @@ std::string usage() {
          "  compile GRAPH.json --m 128,2048 [--arch sm_90a,sm_100a] [--json]\n"
          "                 plan a tpjit.graph/1 file: fused regions and their kernels (GRAPH '-' reads stdin)\n"
          "  run GRAPH.json --m M [--seed S | --inputs DIR] [--outputs DIR] [--check] [--iters N] [--chunks C]\n"
-         "      [--execution plan|fused|unfused] [--json]\n"
+         "      [--execution plan|fused|unfused|unfused_cublaslt] [--json]\n"
          "                 execute the plan on the local GPUs, one rank per GPU (.npy files: <DIR>/rank<R>/<tensor>.npy)\n"
          "  stats [--json] daemon counters, cache and compile statistics\n"
          "  hello [--json] protocol version and capabilities\n"
