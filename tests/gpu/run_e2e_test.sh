@@ -63,6 +63,17 @@ for g in fused:
 ' "$@"
 }
 
+# Every fused region of a run reply (JSON on stdin) ran as $1 ("unfused", ...) with no
+# transport; $2 says what was asked, for the log.
+ran_as() {
+  python3 -c '
+import json, sys
+ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["regions"] if g["fused"]}
+assert ran and all(e == (sys.argv[1], "none") for e in ran.values()), ran
+print(sys.argv[2] + ":", ran)
+' "$1" "$2"
+}
+
 echo "== one daemon, two GPUs"
 "$BIN/tpjitd" --socket "$T/s/a.sock" --cache-dir "$T/cache" --run-timeout-s 240 2>"$T/tpjitd_a.log" &
 PIDS+=($!)
@@ -93,24 +104,14 @@ PYTHONPATH="$(dirname "$0")/../../tools/python" timeout 300 python3 -m tpjit_cli
   --socket "$T/s/a.sock" --timeout 290 run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 --check \
   --execution unfused >"$T/py.json" 2>>"$T/one.log" || fail "the Python client's run failed"
 check_reply <"$T/py.json" || fail "Python client run checks: $(cat "$T/py.json")"
-python3 -c '
-import json, sys
-ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["regions"] if g["fused"]}
-assert ran and all(e == ("unfused", "none") for e in ran.values()), ran
-print("Python client, unfused as asked:", ran)
-' <"$T/py.json" || fail "the Python client did not run unfused"
-# Unfused with cuBLASLt's GEMM (what a measured plan picks where the vendor library is
-# fastest): checked against the unfused run of our kernel and against float64.
+ran_as unfused "Python client, unfused as asked" <"$T/py.json" || fail "the Python client did not run unfused"
+# Unfused with cuBLASLt's GEMM (forced: no record chooses it yet, docs/planner.md): checked
+# against the unfused run of our kernel and against float64.
 timeout 300 "$BIN/tpjit" --socket "$T/s/a.sock" run "$GRAPHS/llama3-8b-mlp-tp2.json" --m 2048 \
   --check --iters 2 --execution unfused_cublaslt --json >"$T/lt.json" 2>>"$T/one.log" \
   || fail "the unfused_cublaslt run failed: $(tail -3 "$T/one.log")"
 check_reply <"$T/lt.json" || fail "unfused_cublaslt checks: $(cat "$T/lt.json")"
-python3 -c '
-import json, sys
-ran = {g["id"]: (g["execution"], g["transport"]) for g in json.load(sys.stdin)["regions"] if g["fused"]}
-assert ran and all(e == ("unfused_cublaslt", "none") for e in ran.values()), ran
-print("unfused with cuBLASLt as asked:", ran)
-' <"$T/lt.json" || fail "the run did not use cuBLASLt"
+ran_as unfused_cublaslt "unfused with cuBLASLt as asked" <"$T/lt.json" || fail "the run did not use cuBLASLt"
 "$BIN/tpjit" --socket "$T/s/a.sock" shutdown >/dev/null || fail "shutdown"
 wait "${PIDS[0]}"; PIDS=()
 

@@ -105,28 +105,22 @@ TEST_F(RunRequestTest, AGoodRunExecutesEveryFusedRegion) {
 // A fused region runs as the plan's execution chose for this M (at M = 256 the cost model
 // keeps both unfused: fusing does not pay there), unless the request forces one way.
 TEST_F(RunRequestTest, FusedRegionsRunAsThePlanChoseUnlessAsked) {
-  auto planned = run(body("llama3-8b-mlp-tp2", 256));
-  ASSERT_TRUE(planned.ok()) << planned.error().message;
-  for (const auto& region : (*planned)["regions"]) {
-    EXPECT_EQ(region["execution"], "unfused") << region;
-    EXPECT_EQ(region["transport"], "none") << region;
-  }
-  json forced = body("llama3-8b-mlp-tp2", 256);
-  forced["execution"] = "fused";
-  auto f = run(forced);
-  ASSERT_TRUE(f.ok()) << f.error().message;
-  for (const auto& region : (*f)["regions"]) {
-    EXPECT_EQ(region["execution"], "fused") << region;
-    EXPECT_EQ(region["transport"], "nccl") << region;  // what the fake workers say
-  }
-  json vendor = body("llama3-8b-mlp-tp2", 256);
-  vendor["execution"] = "unfused_cublaslt";  // the fake workers echo what the job asked
-  auto v = run(vendor);
-  ASSERT_TRUE(v.ok()) << v.error().message;
-  for (const auto& region : (*v)["regions"]) {
-    EXPECT_EQ(region["execution"], "unfused_cublaslt") << region;
-    EXPECT_EQ(region["transport"], "none") << region;
-  }
+  // Every fused region of a run of `execution` ("" for none: as planned) ran `expect` over
+  // `transport` (the fake workers echo what the job asked, and say "nccl" when fused).
+  auto runs_as = [](const std::string& execution, const std::string& expect,
+                    const std::string& transport) {
+    json b = body("llama3-8b-mlp-tp2", 256);
+    if (!execution.empty()) b["execution"] = execution;
+    auto r = run(b);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    for (const auto& region : (*r)["regions"]) {
+      EXPECT_EQ(region["execution"], expect) << region;
+      EXPECT_EQ(region["transport"], transport) << region;
+    }
+  };
+  runs_as("", "unfused", "none");
+  runs_as("fused", "fused", "nccl");
+  runs_as("unfused_cublaslt", "unfused_cublaslt", "none");
   json wrong = body("llama3-8b-mlp-tp2", 256);
   wrong["execution"] = "sometimes";
   auto w = run(wrong);
