@@ -20,6 +20,7 @@
 #include "runtime/memory.h"
 #include "runtime/nccl.h"
 #include "runtime/overlap.h"
+#include "runtime/stream.h"
 #include "util/result.h"
 
 namespace tpjit::worker {
@@ -46,6 +47,10 @@ class GpuSession {
   // GEMM"); the handle and its workspace are made on first use.
   Result<runtime::LtFp8Gemm> lt_plan(int64_t m, int64_t n, int64_t k, const float* scale_a,
                                      const float* scale_b);
+  // Lines the ranks up on `stream`: a one-int all-gather, and with `wait` a host sync after
+  // it. Before the timed loop (waiting) no rank times its peers' host work (the float64
+  // check); before each timed run (on the GPU only) no rank times its peer's late start.
+  Status barrier(const runtime::Stream& stream, bool wait);
 
   const runtime::Driver* d_;
   runtime::PrimaryContext ctx_;
@@ -57,6 +62,7 @@ class GpuSession {
   std::optional<runtime::OverlapExecutor> executor_;
   std::optional<runtime::LtHandle> lt_;
   std::optional<runtime::DeviceBuffer> lt_workspace_;
+  std::optional<runtime::DeviceBuffer> barrier_buf_;
 };
 
 }  // namespace tpjit::worker

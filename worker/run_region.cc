@@ -73,6 +73,17 @@ Result<runtime::LtFp8Gemm> GpuSession::lt_plan(int64_t m, int64_t n, int64_t k,
                                   lt_workspace_->data(), kLtWorkspaceBytes);
 }
 
+Status GpuSession::barrier(const runtime::Stream& stream, bool wait) {
+  const size_t world = static_cast<size_t>(comm_->world_size());
+  if (!barrier_buf_) barrier_buf_.emplace(*d_, (world + 1) * sizeof(int32_t));
+  auto* words = static_cast<int32_t*>(barrier_buf_->data());
+  if (Status s = comm_->all_gather(words, words + 1, 1, ncclInt32, stream.get()); !s.ok())
+    return s;
+  if (!wait) return ok_status();
+  stream.synchronize();
+  return comm_->check();
+}
+
 Result<json> GpuSession::run_region(const json& body) {
   if (!executor_) return make_error(errc::kInternal, "run_region before init_comm", "");
   const std::string kind = body.value("kind", "");
@@ -244,9 +255,11 @@ Result<json> GpuSession::run_region(const json& body) {
                        {"bound", bound}, {"ok", ok}};
     if (!skipped.is_null()) result["check"]["float64_skipped"] = skipped;
   }
+  if (Status s = barrier(stream, true); !s.ok()) return s.error();
   runtime::Event start(*d_), end(*d_);
   std::vector<double> ms;
   for (int i = 0; i < iters; ++i) {
+    if (Status s = barrier(stream, false); !s.ok()) return s.error();
     start.record(stream.get());
     if (Status s = enqueue(run_fused); !s.ok()) return s.error();
     end.record(stream.get());
