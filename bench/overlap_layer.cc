@@ -45,7 +45,7 @@ Buffers make_buffers(const Driver& drv, const Layer& l, int64_t m, int l2_bytes,
 codegen::GemmSpec spec_for(const Layer& l, int64_t m_hint, codegen::Arch arch) {
   codegen::GemmSpec s;
   s.arch = arch;
-  s.variant = std::string(codegen::default_variant(arch));
+  s.variant = std::string(codegen::fast_variant(arch, m_hint));
   s.m_hint = m_hint;
   s.n = l.n;
   s.k = l.k;
@@ -136,8 +136,9 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   });
   // ri: index into opts.sm_reserves (fused); unfused runs on the default communicator.
   // how: the fused transport, as --transports names it ("nccl", "ce", "ce_chunked").
+  // vendor: unfused with cuBLASLt's GEMM (the executor's "Vendor GEMM").
   auto run_region = [&](Rank& r, int i, int chunks, bool fused, size_t ri = 0,
-                        const std::string& how = "nccl") {
+                        const std::string& how = "nccl", bool vendor = false) {
     const Transport t = how == "nccl" ? Transport::kNccl : Transport::kCopyEngine;
     const bool one = how == "ce";
     CUstream s = r.stream->get();
@@ -148,9 +149,11 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     const runtime::GemmKernel* k = whole ? &*whole_k[r.rank] : &*kernels[r.rank];
     if (l.all_gather) {
       auto a = ag_args(r, i, chunks, reserve, t, one, k);
+      if (vendor) a.gemms[0].lt = &*lt[r.rank];
       ok_or_throw(fused ? ex.all_gather_gemm(a, s) : ex.all_gather_gemm_unfused(a, s));
     } else {
       auto a = rs_args(r, i, chunks, reserve, t, one, k);
+      if (vendor) a.lt = &*lt[r.rank];
       ok_or_throw(fused ? ex.gemm_reduce_scatter(a, s) : ex.gemm_reduce_scatter_unfused(a, s));
     }
   };
@@ -168,6 +171,27 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
   nlohmann::json by_s = nlohmann::json::object();
   double best_us = 1e30, worst_err = 0;
   bool all_correct = true;
+  // The vendor run, checked like a fused one (cuBLASLt rounds differently: near, not equal).
+  double unf_vendor_us = 1e30;
+  {
+    std::vector<uint16_t> got;
+    on_ranks(ranks, [&](Rank& r) {
+      (l.all_gather ? bufs[r.rank].d : bufs[r.rank].y).fill(0xFF);
+      run_region(r, 0, 1, false, 0, "nccl", true);
+      r.stream->synchronize();
+      if (r.rank == 0) got = download_bf16(*out0, out_count);
+    });
+    const double err = rel_error_bf16(got, ref);
+    by_s["unfused_cublaslt"] = {{"rel_error_vs_unfused", err}};
+    if (err <= opts.max_rel_error) {
+      unf_vendor_us = time_op(ranks, w, it, [&](Rank& r, int i) {
+        run_region(r, i, 1, false, 0, "nccl", true);
+      });
+      by_s["unfused_cublaslt"]["us"] = unf_vendor_us;
+    } else {
+      all_correct = false;
+    }
+  }
   int best_s = 0, best_r = 0;
   std::string best_t, per_s;
   // One more fused run with the executors' trace on: per rank, [[mark, us], ...].
@@ -236,9 +260,14 @@ LayerTiming measure_layer(std::vector<Rank>& ranks, const std::vector<int>& comm
     whole_k[r.rank].reset();
     lt[r.rank].reset();
   });
-  return {input_sets, gemm_us,   coll_us,     unf_lt_us,       unf_ours_us,     best_us,
-          best_s,     best_r,    best_t,      worst_err,       all_correct,     std::move(by_s),
-          std::move(per_s)};
+  LayerTiming t;
+  t.input_sets = input_sets;
+  t.gemm_us = gemm_us, t.coll_us = coll_us;
+  t.unf_lt_us = unf_lt_us, t.unf_ours_us = unf_ours_us, t.unf_vendor_us = unf_vendor_us;
+  t.best_us = best_us, t.best_s = best_s, t.best_r = best_r, t.best_t = best_t;
+  t.worst_err = worst_err, t.all_correct = all_correct;
+  t.by_config = std::move(by_s), t.per_config = std::move(per_s);
+  return t;
 }
 
 }  // namespace tpjit::bench

@@ -27,7 +27,8 @@ inline constexpr Layer kLayers[] = {{"qkv", 8192, 5120, true},
                                     {"gate_up", 8192, 28672, true},
                                     {"down", 14336, 8192, false}};
 
-// Our GEMM for the layer with its tile picked for m_hint rows: the arch's default variant,
+// Our GEMM for the layer with its tile picked for m_hint rows: the arch's variant for them
+// (codegen::fast_variant),
 // per-tensor scales (what cuBLASLt's scale pointers mean), bf16 out.
 codegen::GemmSpec spec_for(const Layer& l, int64_t m_hint, codegen::Arch arch);
 
@@ -40,11 +41,15 @@ struct BenchKernel {
 struct LayerTiming {
   int input_sets = 0;  // input buffer sets the timed runs rotate over
   double gemm_us = 0, coll_us = 0, unf_lt_us = 0, unf_ours_us = 0;
+  // The executor's unfused run with cuBLASLt's GEMM ("unfused_cublaslt", what `tpjit run`
+  // runs); unf_lt_us is the same two calls made directly, without the executor. 1e30 if its
+  // output was wrong.
+  double unf_vendor_us = 1e30;
   double best_us = 1e30;  // fastest correct fused run; 1e30 if none was correct
   int best_s = 0, best_r = 0;  // its chunks and SM reserve
   std::string best_t;          // and transport: "nccl", "ce" or "ce_chunked"
   double worst_err = 0;        // fused vs unfused (ours), over every configuration
-  bool all_correct = true;     // every fused output within opts.max_rel_error
+  bool all_correct = true;     // every fused (and the vendor) output within opts.max_rel_error
   nlohmann::json by_config = nlohmann::json::object();  // "r<R>_s<S>", "ce_s<S>" -> us, error
   std::string per_config;  // "R0[us/us/us] ..." for the table
 };

@@ -18,6 +18,13 @@ cache::OverlapKey overlap_key(const fusion::Region& region, int world_size, int6
   return key;
 }
 
+bool vendor_gemm_fits(const fusion::Region& region) {
+  for (const fusion::GemmInfo& g : region.gemms)
+    if (g.out_dtype != graph::DType::kBF16 || !g.bias.empty() || g.scale != fusion::ScaleMode::kTensor)
+      return false;
+  return !region.gemms.empty();
+}
+
 nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m, bool one_host,
                                 const cache::OverlapStore& store) {
   const cache::OverlapKey key = overlap_key(region, world_size, m);
@@ -29,6 +36,13 @@ nlohmann::json region_execution(const fusion::Region& region, int world_size, in
                         {"card", r->card}, {"measured_at", r->measured_at},
                         {"m_bucket", key.m_bucket}};
     if (!r->transport.empty()) e["transport"] = r->transport;
+    // cuBLASLt's GEMM takes bf16 outputs without a bias (runtime/overlap.h, "Vendor GEMM");
+    // the record's key does not say either, so another region of its shape runs our GEMM.
+    if (r->cublaslt && !vendor_gemm_fits(region)) {
+      e["choice"] = "unfused";
+      e["note"] = "measured best with cuBLASLt's GEMM, which this region cannot use (it needs "
+                  "bf16 outputs and no bias): unfused with ours";
+    }
     return e;
   }
   codegen::OverlapShape shape;

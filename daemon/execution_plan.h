@@ -17,9 +17,15 @@ namespace tpjit {
 // their K and scale mode, tuning_m_bucket(m).
 cache::OverlapKey overlap_key(const fusion::Region& region, int world_size, int64_t m);
 
-// {"m", "choice": "fused"|"unfused"|"unfused_cublaslt" (measured only), "chunks", "sm_reserve", "source": "measured"|"cost_model",
-//  "fused_us", "unfused_us", then "limit_us", "card", "measured_at" (measured) or "model"
-//  (cost_model)}. Any card's record is taken (the compile service opens no GPU).
+// Whether every GEMM of the region can run as cuBLASLt's ("unfused_cublaslt"): per-tensor
+// scales, bf16 output, no bias.
+bool vendor_gemm_fits(const fusion::Region& region);
+
+// {"m", "choice": "fused"|"unfused"|"unfused_cublaslt" (measured only), "chunks",
+//  "sm_reserve", "source": "measured"|"cost_model", "fused_us", "unfused_us", then
+//  "limit_us", "card", "measured_at" (measured) or "model" (cost_model)}, and "note" where a
+//  measured "unfused_cublaslt" falls back to "unfused" (vendor_gemm_fits is false). Any
+//  card's record is taken (the compile service opens no GPU).
 nlohmann::json region_execution(const fusion::Region& region, int world_size, int64_t m, bool one_host,
                                 const cache::OverlapStore& store);
 

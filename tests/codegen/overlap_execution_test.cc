@@ -6,7 +6,9 @@
 #include "cache/overlap_store.h"
 #include "cache/tuning_store.h"
 #include "codegen/overlap_cost.h"
+#include "daemon/execution_plan.h"
 #include "tests/codegen/service_test_util.h"
+#include "tests/util/temp_dir.h"
 
 namespace tpjit {
 namespace {
@@ -153,6 +155,40 @@ TEST_F(OverlapExecution, CostModelWithoutRecordMeasuredWithPlantedRecord) {
     EXPECT_TRUE(x["measured_at"].is_string());
     EXPECT_TRUE(region["fused"].get<bool>());  // the structural decision is unchanged
   }
+}
+
+// A record that measured cuBLASLt's GEMM fastest serves a region of the same key only where
+// that GEMM can run it: a bias (or another output dtype) falls back to our unfused run.
+TEST(OverlapExecutionRecord, VendorChoiceFallsBackWhereCublasLtCannotRun) {
+  testing::TempDir dir;
+  cache::OverlapStore store(dir.path());
+  fusion::Region region;
+  region.kind = fusion::RegionKind::kGemmReduceScatter;
+  region.fused = true;
+  fusion::GemmInfo g;
+  g.scale = fusion::ScaleMode::kTensor;
+  g.n = 8192;
+  g.k = 4096;
+  region.gemms = {g};
+  cache::OverlapRecord r;
+  r.key = overlap_key(region, 2, 512);
+  r.card = "Test Card";
+  r.cublaslt = true;
+  r.fused_us = 60, r.unfused_us = 50, r.limit_us = 40;
+  ASSERT_TRUE(store.store(r));
+
+  json x = region_execution(region, 2, 512, true, store);
+  EXPECT_EQ(x["choice"], "unfused_cublaslt");
+  EXPECT_FALSE(x.contains("note"));
+
+  region.gemms[0].bias = "o_bias";
+  x = region_execution(region, 2, 512, true, store);
+  EXPECT_EQ(x["choice"], "unfused");
+  EXPECT_NE(x.value("note", "").find("bias"), std::string::npos) << x.dump();
+
+  region.gemms[0].bias.clear();
+  region.gemms[0].out_dtype = graph::DType::kF16;
+  EXPECT_EQ(region_execution(region, 2, 512, true, store)["choice"], "unfused");
 }
 
 }  // namespace
