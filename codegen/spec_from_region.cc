@@ -47,8 +47,9 @@ Result<GemmSpec> make_gemm_spec(const fusion::GemmInfo& g, int64_t m_rows, Arch 
   s.scale = g.scale;
   s.bias = !g.bias.empty();
   s.accumulate = false;
-  // The arch's fast variant where it takes the shape, else the portable mma_sync.
-  s.variant = std::string(default_variant(arch));
+  // The arch's fast variant for these rows where it takes the shape, else the portable
+  // mma_sync.
+  s.variant = std::string(fast_variant(arch, m_rows));
   s.tile = choose_tile(s);
   if (!check_spec(s).ok()) {
     s.variant = kVariantMmaSync;

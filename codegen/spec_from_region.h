@@ -9,8 +9,9 @@
 
 namespace tpjit::codegen {
 
-// The spec for `gemm` run on about m_rows rows for arch: default_variant(arch) (sm90_wgmma,
-// sm100_tcgen05), or mma_sync where that variant refuses the shape; tiles from choose_tile.
+// The spec for `gemm` run on about m_rows rows for arch: fast_variant(arch, m_rows)
+// (sm90_decode, sm90_wgmma, sm100_tcgen05), or mma_sync where that variant refuses the shape;
+// tiles from choose_tile.
 // Refuses what no kernel takes: non-e4m3 operands, scale mode none or an output that is not
 // bf16/f16/f32 (kUnsupportedDtype); K % 16 != 0, N % 8 != 0, batch != 1 or m_rows < 1
 // (kUnsupportedShape). Errors name the GEMM node in `where`.

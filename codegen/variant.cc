@@ -158,6 +158,37 @@ std::string sm90_tile_problem(const GemmSpec& s) {
   return {};
 }
 
+// --- sm90_decode: templates/gemm_fp8_sm90_decode.cuh ---------------------------------------
+
+// Tokens per tile (wgmma N): 16 up to 16 rows, else 32; 64 weight rows (wgmma M); the ring as
+// deep as 160 KiB allows (a decode CTA's time is its weights' bytes in flight).
+TileConfig decode_pick_tile(const GemmSpec& s) {
+  const int bm = s.m_hint <= 16 ? 16 : 32;
+  return {.bm = bm, .bn = 64, .bk = 128, .stages = 160 * 1024 / ((64 + bm) * 128), .warps = 8};
+}
+
+// The template's decode_smem_bytes<Config>(): slack, the ring, the transposed fp32 staging
+// (bm tokens x (bn + 4)), two mbarriers a stage.
+unsigned decode_smem_bytes(const TileConfig& t) {
+  return static_cast<unsigned>(1024 + t.stages * (t.bm + t.bn) * t.bk + t.bm * (t.bn + 4) * 4 +
+                               t.stages * 16);
+}
+
+std::string decode_tile_problem(const GemmSpec& s) {
+  const TileConfig& t = s.tile;
+  if (t.bm != 16 && t.bm != 32) return "bm (tokens per tile, the wgmma N) must be 16 or 32";
+  if (t.bn != 64) return "bn (weight rows per tile, the wgmma M) must be 64";
+  if (t.bk != 128) return "bk must be 128 (one 128-byte swizzle row, one block-scale block)";
+  if (t.warps != 8) return "warps must be 8 (one producer and one consumer warpgroup)";
+  if (t.cluster_m != 1) return "sm90_decode runs without clusters: cluster_m must be 1";
+  if (t.split_k != 1) return "split_k must be 1 (sm90_decode does not split K)";
+  if (t.stages < 2 || t.stages > 20) return "stages must be within [2, 20]";
+  if (decode_smem_bytes(t) > kMaxSmem) return "the tile needs more than 227 KiB of shared memory";
+  return {};
+}
+
+std::string no_extra_config(const TileConfig&) { return {}; }
+
 // --- sm100_tcgen05: templates/gemm_fp8_sm100.cuh (compiled, never run: no Blackwell) -------
 
 // Not measured. 128x256 fills the 2 x 256 TMEM columns (double-buffered accumulators) with
@@ -225,6 +256,21 @@ const std::vector<Variant>& variants() {
               .threads = warp_threads,
               .smem_bytes = sm90_smem_bytes,
               .extra_config = sm90_config},
+      Variant{.name = kVariantSm90Decode,
+              .tag = "wgdec",
+              .header = "gemm_fp8_sm90_decode.cuh",
+              .entry = "tpjit::sm90::decode_gemm",
+              .params = "const __grid_constant__ tpjit::sm90::TmaDesc tma_a, "
+                        "const __grid_constant__ tpjit::sm90::TmaDesc tma_b, tpjit::GemmArgs args",
+              .forward = "tma_a, tma_b, args",
+              .archs = {Arch::kSm90a},
+              .tensor_maps = true,
+              .persistent = true,
+              .pick_tile = decode_pick_tile,
+              .tile_problem = decode_tile_problem,
+              .threads = warp_threads,
+              .smem_bytes = decode_smem_bytes,
+              .extra_config = no_extra_config},
       Variant{.name = kVariantSm100Tcgen05,
               .tag = "tcgen05",
               .header = "gemm_fp8_sm100.cuh",
@@ -252,6 +298,10 @@ const Variant* find_variant(std::string_view name) {
 
 std::string_view default_variant(Arch a) {
   return a == Arch::kSm100a ? kVariantSm100Tcgen05 : kVariantSm90Wgmma;
+}
+
+std::string_view fast_variant(Arch a, int64_t m_hint) {
+  return a == Arch::kSm90a && m_hint <= kDecodeMaxRows ? kVariantSm90Decode : default_variant(a);
 }
 
 }  // namespace tpjit::codegen

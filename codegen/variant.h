@@ -15,6 +15,7 @@ namespace tpjit::codegen {
 
 // Variant names beside kVariantMmaSync (spec.h).
 inline constexpr const char* kVariantSm90Wgmma = "sm90_wgmma";      // templates/gemm_fp8_sm90.cuh
+inline constexpr const char* kVariantSm90Decode = "sm90_decode";    // gemm_fp8_sm90_decode.cuh
 inline constexpr const char* kVariantSm100Tcgen05 = "sm100_tcgen05";  // gemm_fp8_sm100.cuh
 
 struct Variant {
@@ -52,5 +53,13 @@ const std::vector<Variant>& variants();
 // The fastest variant for an arch: sm_90a -> sm90_wgmma, sm_100a -> sm100_tcgen05.
 // mma_sync runs on both and is the fallback for specs the default refuses.
 std::string_view default_variant(Arch);
+
+// Up to this many rows sm_90a runs the decode kernel (fast_variant).
+inline constexpr int64_t kDecodeMaxRows = 16;
+// The variant for m_hint rows: sm90_decode on sm_90a up to kDecodeMaxRows rows (on 2x H200
+// it ran 0.93-1.02x cuBLASLt on the Llama-3-70B TP2 layers at M = 1..16, where sm90_wgmma ran
+// 0.68-0.90x; bench/RESULTS.md), else default_variant. sm90_decode takes no overlap hooks:
+// fused regions of that size launch per sub-chunk.
+std::string_view fast_variant(Arch, int64_t m_hint);
 
 }  // namespace tpjit::codegen

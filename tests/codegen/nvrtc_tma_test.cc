@@ -1,7 +1,8 @@
 // The TMA variants through the real NVRTC: sm90_wgmma for sm_90a and sm100_tcgen05 for
 // sm_100a compile in every scale mode, and their PTX holds the instructions the variant is
 // for (wgmma on e4m3 and TMA bulk tensor copies; tcgen05 MMA, TMEM alloc/load, commit), and
-// the sm90 decode tiles compile their split-K path (tile counters, partials read through L2).
+// the sm90 decode tiles compile their split-K path (tile counters, partials read through L2);
+// the sm90_decode variant (swap AB) compiles in every scale mode to wgmma m64n16 / m64n32.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -101,6 +102,26 @@ TEST(NvrtcTma, Sm90DecodeTilesCompileTheSplitKPath) {
     EXPECT_GT(j.spec.tile.split_k, 1) << j.source.name;
     expect_ptx(j, {"wgmma.mma_async.sync.aligned.m64n", "cp.async.bulk.tensor",
                    "atom.global.add.u32", "ld.global.cg.v4.f32", ".target sm_90a"});
+  }
+}
+
+TEST(NvrtcTma, Sm90DecodeVariantCompilesInEveryScaleMode) {
+  using fusion::ScaleMode;
+  auto decode = [](ScaleMode scale, OutDtype out, int64_t m_hint, bool bias, bool accumulate) {
+    GemmSpec s = tma_spec(Arch::kSm90a, scale, out, m_hint, bias, accumulate);
+    s.variant = kVariantSm90Decode;
+    s.tile = choose_tile(s);
+    return s;
+  };
+  const std::vector<Job> jobs = compile_jobs({
+      decode(ScaleMode::kTensor, OutDtype::kBF16, 16, true, false),
+      decode(ScaleMode::kRow, OutDtype::kF16, 16, false, true),
+      decode(ScaleMode::kBlock, OutDtype::kF32, 32, true, true),
+  });
+  for (const Job& j : jobs) {
+    const std::string n = j.spec.tile.bm == 16 ? "m64n16k32" : "m64n32k32";
+    expect_ptx(j, {"wgmma.mma_async.sync.aligned." + n + ".f32.e4m3.e4m3",
+                   "cp.async.bulk.tensor", ".target sm_90a"});
   }
 }
 

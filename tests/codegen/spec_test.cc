@@ -298,8 +298,16 @@ TEST(Variant, Sm90TilePicks) {
 
 // Decode (m_hint <= 256), as measured by tune on an H100: no cluster; BM 64 with split K
 // allowed up to 64 rows (BN 128 up to 32, 64 above); then BM 128 with BN 64, or 128 past two waves of tiles.
-TEST(Variant, Sm90DecodePicks) {
-  GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);  // N = 5120, K = 8192
+// sm90_wgmma's spec of a GEMM at m rows (fast_variant would pick sm90_decode up to 16).
+GemmSpec wgmma_spec(const fusion::GemmInfo& g, int64_t m) {
+  GemmSpec s = *make_gemm_spec(g, m, Arch::kSm90a);
+  s.variant = kVariantSm90Wgmma;
+  s.tile = choose_tile(s);
+  return s;
+}
+
+TEST(Variant, Sm90SmallMPicks) {
+  GemmSpec s = wgmma_spec(qkv_gemm(), 16);  // N = 5120, K = 8192
   EXPECT_EQ(s.tile, (TileConfig{64, 128, 128, 8, 8, 1, 4}));
   s.m_hint = 64;
   EXPECT_EQ(choose_tile(s), (TileConfig{64, 64, 128, 8, 8, 1, 4}));
@@ -323,7 +331,7 @@ TEST(Variant, Sm90DecodePicks) {
 // The launcher's K split: as many slices as fit one wave, 3 at least, 8 K blocks each at
 // least, at most split_k; none for a kernel compiled without it.
 TEST(Spec, SplitFor) {
-  GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);  // 64x128, split_k 4
+  GemmSpec s = wgmma_spec(qkv_gemm(), 16);  // 64x128, split_k 4
   EXPECT_EQ(output_tiles(s, 16), 40);
   EXPECT_EQ(split_for(s, 16, 132), 3);    // 120 units: one wave
   EXPECT_EQ(split_for(s, 16, 200), 4);    // split_k caps it
@@ -346,6 +354,31 @@ void expect_tile_refused(GemmSpec s, TileConfig t, const char* text) {
   EXPECT_EQ(st.error().code, errc::kUnsupportedShape);
   EXPECT_EQ(st.error().where, "spec.tile");
   EXPECT_NE(st.error().message.find(text), std::string::npos) << st.error().message;
+}
+
+// Up to 16 rows on sm_90a, the decode kernel (swap AB: 64 weight rows x 16 tokens a tile);
+// above, and on sm_100a, the default variant.
+TEST(Variant, Sm90DecodeVariant) {
+  GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);
+  EXPECT_EQ(s.variant, kVariantSm90Decode);
+  EXPECT_EQ(s.tile, (TileConfig{16, 64, 128, 16, 8, 1, 1}));
+  EXPECT_NE(kernel_name(s).find("wgdec"), std::string::npos) << kernel_name(s);
+  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 1, Arch::kSm90a)->variant, kVariantSm90Decode);
+  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 17, Arch::kSm90a)->variant, kVariantSm90Wgmma);
+  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 16, Arch::kSm100a)->variant, kVariantSm100Tcgen05);
+  EXPECT_EQ(fast_variant(Arch::kSm90a, 16), kVariantSm90Decode);
+  EXPECT_EQ(fast_variant(Arch::kSm90a, 17), kVariantSm90Wgmma);
+  s.m_hint = 32;
+  EXPECT_EQ(choose_tile(s), (TileConfig{32, 64, 128, 13, 8, 1, 1}));
+  for (auto scale : {ScaleMode::kTensor, ScaleMode::kRow, ScaleMode::kBlock}) {
+    s.scale = scale;
+    s.tile = choose_tile(s);
+    EXPECT_TRUE(check_spec(s).ok()) << check_spec(s).error().message;
+  }
+  expect_tile_refused(s, {16, 128, 128, 8, 8, 1, 1}, "bn");
+  expect_tile_refused(s, {64, 64, 128, 8, 8, 1, 1}, "bm");
+  expect_tile_refused(s, {16, 64, 128, 8, 8, 1, 4}, "split_k");
+  expect_tile_refused(s, {16, 64, 128, 24, 8, 1, 1}, "stages");
 }
 
 // What the templates' static_asserts would refuse, refused before NVRTC with the reason.
