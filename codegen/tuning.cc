@@ -13,7 +13,9 @@ std::vector<TileConfig> grid(const GemmSpec& s) {
   std::vector<TileConfig> out;
   if (s.variant == kVariantSm90Wgmma || s.variant == kVariantSm100Tcgen05) {
     const bool sm90 = s.variant == kVariantSm90Wgmma;
-    const std::vector<int> bns = sm90 ? std::vector<int>{64, 128, 192, 256} : std::vector<int>{128, 256};
+    // 160 and 224 give other wave counts (N = 5120: 32 and 23 tiles a row of clusters).
+    const std::vector<int> bns = sm90 ? std::vector<int>{64, 128, 160, 192, 224, 256}
+                                      : std::vector<int>{128, 256};
     const std::vector<int> depths = sm90 ? std::vector<int>{4, 5, 6, 8} : std::vector<int>{4, 5, 6};
     for (int bn : bns)
       for (int stages : depths)
@@ -23,12 +25,16 @@ std::vector<TileConfig> grid(const GemmSpec& s) {
     if (sm90 && s.m_hint <= 256) {
       // Decode: narrow tiles, no cluster, with and without split K (launch picks the split).
       for (int bm : {64, 128})
-        for (int bn : {64, 128, 256})
+        for (int bn : {32, 48, 64, 96, 128, 256})
           for (int split : {1, 4})
             out.push_back({.bm = bm, .bn = bn, .bk = 128,
                            .stages = std::min(8, 200 * 1024 / ((bm + bn) * 128)),
                            .warps = 4 + 4 * bm / 64, .cluster_m = 1, .split_k = split});
     }
+  } else if (s.variant == kVariantSm90Decode) {
+    for (int bm : {16, 32})
+      for (int stages : {8, 12, 16})
+        out.push_back({.bm = bm, .bn = 64, .bk = 128, .stages = stages, .warps = 8});
   } else if (s.variant == kVariantMmaSync) {
     out = {{.bm = 32, .bn = 64, .bk = 64, .stages = 4, .warps = 4},
            {.bm = 64, .bn = 128, .bk = 32, .stages = 4, .warps = 8},

@@ -104,19 +104,21 @@ TileConfig sm90_small_m_tile(const GemmSpec& s) {
   return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 12, .cluster_m = 1};
 }
 
-// 257..2048 rows: whole waves of 2-CTA clusters decide. The BN in {256, 192, 128} (stages 4,
-// 5, 6) with the fewest waves x BN (a tile's time grows with BN), the wider on a tie. Measured
-// by tune on an H100: at M = 512, N = 5120 it picks 192 (one wave), 0.95x cuBLASLt where
-// 128x128 (two waves) ran 0.72x; elsewhere it keeps the tiles that measured best.
+// 257..2048 rows: whole waves of 2-CTA clusters decide. The BN in {256, 192, 160, 128}
+// (stages 4, 5, 5, 6) with the fewest waves x (BN + 32) (a tile's time grows with BN, plus
+// a fixed part: prologue, epilogue), the wider on a tie. Measured by tune on an H100: at
+// M = 512, N = 5120 192 (one wave) ran 0.95x cuBLASLt where 128x128 (two waves) ran 0.72x;
+// on an H200 160 (one wave of 64 clusters) ran 0.99x there against 192's 0.89x, and 0.99x at
+// M = 2048 against 128's 0.96x (bench/RESULTS.md). Elsewhere it keeps the measured tiles.
 TileConfig sm90_mid_m_tile(const GemmSpec& s) {
   const int64_t cluster_rows = ((s.m_hint + 127) / 128 + 1) / 2;
   TileConfig best;
   int64_t best_cost = 0;
-  for (int bn : {256, 192, 128}) {
+  for (int bn : {256, 192, 160, 128}) {
     const int64_t clusters = cluster_rows * ((s.n + bn - 1) / bn);
-    const int64_t cost = (clusters + kSm90Ctas / 2 - 1) / (kSm90Ctas / 2) * bn;
+    const int64_t cost = (clusters + kSm90Ctas / 2 - 1) / (kSm90Ctas / 2) * (bn + 32);
     if (best.bm == 0 || cost < best_cost) {
-      best = {.bm = 128, .bn = bn, .bk = 128, .stages = bn == 256 ? 4 : bn == 192 ? 5 : 6,
+      best = {.bm = 128, .bn = bn, .bk = 128, .stages = bn == 256 ? 4 : bn >= 160 ? 5 : 6,
               .warps = 12, .cluster_m = 2};
       best_cost = cost;
     }
@@ -160,11 +162,14 @@ std::string sm90_tile_problem(const GemmSpec& s) {
 
 // --- sm90_decode: templates/gemm_fp8_sm90_decode.cuh ---------------------------------------
 
-// Tokens per tile (wgmma N): 16 up to 16 rows, else 32; 64 weight rows (wgmma M); the ring as
-// deep as 160 KiB allows (a decode CTA's time is its weights' bytes in flight).
+// Tokens per tile (wgmma N): 16 up to 16 rows, else 32; 64 weight rows (wgmma M). The ring:
+// 12 stages where the weight tiles fit one wave of CTAs, else 8 (under 114 KiB: two CTAs a
+// SM, so the last of several waves is shorter). Tune on an H200 at M = 16: qkv (80 tiles)
+// 12 stages 0.98x cuBLASLt, 16 0.95x; gate_up (448 tiles) 8 stages 0.99x, 16 0.93x.
 TileConfig decode_pick_tile(const GemmSpec& s) {
   const int bm = s.m_hint <= 16 ? 16 : 32;
-  return {.bm = bm, .bn = 64, .bk = 128, .stages = 160 * 1024 / ((64 + bm) * 128), .warps = 8};
+  const int stages = (s.n + 63) / 64 <= kSm90Ctas ? 12 : 8;
+  return {.bm = bm, .bn = 64, .bk = 128, .stages = stages, .warps = 8};
 }
 
 // The template's decode_smem_bytes<Config>(): slack, the ring, the transposed fp32 staging

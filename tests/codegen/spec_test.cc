@@ -282,16 +282,16 @@ TEST(Variant, DefaultsPerArch) {
 TEST(Variant, Sm90TilePicks) {
   GemmSpec s = *make_gemm_spec(qkv_gemm(), 4096, Arch::kSm90a);  // N = 5120, row scales
   EXPECT_EQ(s.tile, (TileConfig{128, 256, 128, 4, 12, 2}));
-  s.m_hint = 2048;
-  EXPECT_EQ(choose_tile(s), (TileConfig{128, 128, 128, 6, 12, 2}));
+  s.m_hint = 2048;  // 4 waves of 160 columns (256 clusters) beat 5 of 128 and 3 of 256
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 160, 128, 5, 12, 2}));
   s.n = 8192;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 2}));
   s.m_hint = 512;  // N = 8192: 64 clusters of 256 columns, one wave
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 2}));
-  s.n = 5120;  // one wave of 192 columns (54 clusters), two of 128 (80)
+  s.n = 5120;  // one wave of 160 columns (64 clusters), of 192 (54), two of 128 (80)
+  EXPECT_EQ(choose_tile(s), (TileConfig{128, 160, 128, 5, 12, 2}));
+  s.n = 28672;  // 5 waves x (192 + 32) tie 7 x (128 + 32): the wider (tune: 0.3% apart)
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
-  s.n = 28672;  // 448 clusters of 128 columns: 7 waves x 128 beat 4 x 256 and 5 x 192
-  EXPECT_EQ(choose_tile(s), (TileConfig{128, 128, 128, 6, 12, 2}));
   s.scale = ScaleMode::kBlock;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
 }
@@ -361,7 +361,7 @@ void expect_tile_refused(GemmSpec s, TileConfig t, const char* text) {
 TEST(Variant, Sm90DecodeVariant) {
   GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);
   EXPECT_EQ(s.variant, kVariantSm90Decode);
-  EXPECT_EQ(s.tile, (TileConfig{16, 64, 128, 16, 8, 1, 1}));
+  EXPECT_EQ(s.tile, (TileConfig{16, 64, 128, 12, 8, 1, 1}));
   EXPECT_NE(kernel_name(s).find("wgdec"), std::string::npos) << kernel_name(s);
   EXPECT_EQ(make_gemm_spec(qkv_gemm(), 1, Arch::kSm90a)->variant, kVariantSm90Decode);
   EXPECT_EQ(make_gemm_spec(qkv_gemm(), 17, Arch::kSm90a)->variant, kVariantSm90Wgmma);
@@ -369,7 +369,10 @@ TEST(Variant, Sm90DecodeVariant) {
   EXPECT_EQ(fast_variant(Arch::kSm90a, 16), kVariantSm90Decode);
   EXPECT_EQ(fast_variant(Arch::kSm90a, 17), kVariantSm90Wgmma);
   s.m_hint = 32;
-  EXPECT_EQ(choose_tile(s), (TileConfig{32, 64, 128, 13, 8, 1, 1}));
+  EXPECT_EQ(choose_tile(s), (TileConfig{32, 64, 128, 12, 8, 1, 1}));
+  s.n = 28672;  // 448 weight tiles: two CTAs a SM
+  EXPECT_EQ(choose_tile(s).stages, 8);
+  s.n = 5120;
   for (auto scale : {ScaleMode::kTensor, ScaleMode::kRow, ScaleMode::kBlock}) {
     s.scale = scale;
     s.tile = choose_tile(s);

@@ -45,16 +45,20 @@ TEST(CandidateTiles, AllPassCheckSpecAndTheHeuristicComesFirst) {
 }
 
 TEST(CandidateTiles, Sm90GridIsTheBrief) {
-  // BN {64,128,192,256} x stages {4,5,6,8} x cluster {1,2}, minus what overflows 227 KiB of
-  // shared memory (stages that fit: BN 64 all 4, 128 three, 192 two, 256 one): 20 tiles;
-  // block scales drop BN 256: 18. Decode adds BM {64,128} x BN {64,128,256} x split {1,4}
-  // without cluster (12), of which BM 128 without split repeats 3 of the grid: 29.
+  // BN {64,128,160,192,224,256} x stages {4,5,6,8} x cluster {1,2}, minus what overflows 227
+  // KiB of shared memory (stages that fit: BN 64 all 4, 128 three, 160 and 192 two, 224 and
+  // 256 one): 26 tiles; block scales drop BN 224 and 256: 22. Decode adds BM {64,128} x BN
+  // {32,48,64,96,128,256} x split {1,4} without cluster (24), of which BM 128 without split
+  // repeats 3 of the grid: 47.
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
-                                 4096)).size(), 20u);
+                                 4096)).size(), 26u);
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kBlock,
-                                 4096)).size(), 18u);
+                                 4096)).size(), 22u);
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
-                                 16)).size(), 29u);
+                                 16)).size(), 47u);
+  // sm90_decode: tokens {16,32} x stages {8,12,16}; the heuristic's 16x64 s16 is one of them.
+  EXPECT_EQ(candidate_tiles(spec(kVariantSm90Decode, Arch::kSm90a, fusion::ScaleMode::kTensor,
+                                 16)).size(), 6u);
   EXPECT_TRUE(candidate_tiles(spec("nope", Arch::kSm90a, fusion::ScaleMode::kTensor, 1)).empty());
 }
 

@@ -61,7 +61,7 @@ std::vector<GemmCase> cases_for(const std::string& v) {
        .scale = RefScale::kBlock},
       "m512_n1024_k2048");
   // Persistent TMA kernels: 2-CTA clusters on each tile the heuristic picks (128x128 s6,
-  // 128x192 s5, 128x256 s4), odd M-tile counts (a cluster half past m), ragged N and K, and
+  // 128x160 s5, 128x192 s5, 128x256 s4), odd M-tile counts (a cluster half past m), ragged N and K, and
   // a multi-wave grid (M = 4096, N = 5120: 320 clusters for about 66 resident).
   if (const codegen::Variant* var = codegen::find_variant(v); var && var->persistent) {
     add({.m_first = 1000, .m_last = 1000, .n = 1000, .k = 528, .m_hint = 1000,
@@ -72,6 +72,10 @@ std::vector<GemmCase> cases_for(const std::string& v) {
         "m1000_n1000_k1040_acc_tile192");
     add({.m_first = 4096, .m_last = 4096, .n = 5120, .k = 1024, .m_hint = 4096},
         "m4096_n5120_k1024_multiwave");
+    // BN 160 (one wave of 64 clusters at N = 5120), ragged M and K.
+    add({.m_first = 600, .m_last = 600, .n = 5120, .k = 272, .m_hint = 512, .bias = true,
+         .accumulate = true},
+        "m600_n5120_k272_bias_acc_tile160");
     add({.m_first = 2500, .m_last = 2500, .n = 8200, .k = 400, .m_hint = 4096,
          .scale = RefScale::kRow, .out = RefOut::kF16, .row_offset = 3, .ld_pad = 8},
         "m2500_n8200_k400_off3_tile256");
