@@ -33,12 +33,12 @@ std::string tile_text(const codegen::TileConfig& t) {
          std::to_string(t.cluster_m) + (t.split_k > 1 ? "_split" + std::to_string(t.split_k) : "");
 }
 
-// The heuristic's spec for the shape: the arch's default variant, else mma_sync (as
+// The heuristic's spec for the shape: the arch's variant for its rows, else mma_sync (as
 // codegen::make_gemm_spec chooses for the daemon).
 codegen::GemmSpec base_spec(const GemmShape& s, codegen::Arch arch, fusion::ScaleMode scale) {
   codegen::GemmSpec spec;
   spec.arch = arch;
-  spec.variant = std::string(codegen::default_variant(arch));
+  spec.variant = std::string(codegen::fast_variant(arch, s.m));
   spec.m_hint = s.m;
   spec.n = s.n;
   spec.k = s.k;
