@@ -55,10 +55,10 @@ const std::vector<Variant>& variants();
 std::string_view default_variant(Arch);
 
 // Up to this many rows sm_90a runs the decode kernel (fast_variant).
-inline constexpr int64_t kDecodeMaxRows = 16;
-// The variant for m_hint rows: sm90_decode on sm_90a up to kDecodeMaxRows rows (on 2x H200
-// it ran 0.93-1.02x cuBLASLt on the Llama-3-70B TP2 layers at M = 1..16, where sm90_wgmma ran
-// 0.68-0.90x; bench/RESULTS.md), else default_variant. sm90_decode takes no overlap hooks:
+inline constexpr int64_t kDecodeMaxRows = 32;
+// The variant for m_hint rows: sm90_decode on sm_90a up to kDecodeMaxRows rows (on an H200
+// it ran 0.95-1.02x cuBLASLt on the Llama-3-70B TP2 layers at M = 1..32, where sm90_wgmma ran
+// 0.68-0.96x; bench/RESULTS.md), else default_variant. sm90_decode takes no overlap hooks:
 // fused regions of that size launch per sub-chunk.
 std::string_view fast_variant(Arch, int64_t m_hint);
 

@@ -356,18 +356,19 @@ void expect_tile_refused(GemmSpec s, TileConfig t, const char* text) {
   EXPECT_NE(st.error().message.find(text), std::string::npos) << st.error().message;
 }
 
-// Up to 16 rows on sm_90a, the decode kernel (swap AB: 64 weight rows x 16 tokens a tile);
-// above, and on sm_100a, the default variant.
+// Up to 32 rows on sm_90a, the decode kernel (swap AB: 64 weight rows x 16 or 32 tokens a
+// tile); above, and on sm_100a, the default variant.
 TEST(Variant, Sm90DecodeVariant) {
   GemmSpec s = *make_gemm_spec(qkv_gemm(), 16, Arch::kSm90a);
   EXPECT_EQ(s.variant, kVariantSm90Decode);
   EXPECT_EQ(s.tile, (TileConfig{16, 64, 128, 12, 8, 1, 1}));
   EXPECT_NE(kernel_name(s).find("wgdec"), std::string::npos) << kernel_name(s);
   EXPECT_EQ(make_gemm_spec(qkv_gemm(), 1, Arch::kSm90a)->variant, kVariantSm90Decode);
-  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 17, Arch::kSm90a)->variant, kVariantSm90Wgmma);
+  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 32, Arch::kSm90a)->tile.bm, 32);  // tokens per tile
+  EXPECT_EQ(make_gemm_spec(qkv_gemm(), 33, Arch::kSm90a)->variant, kVariantSm90Wgmma);
   EXPECT_EQ(make_gemm_spec(qkv_gemm(), 16, Arch::kSm100a)->variant, kVariantSm100Tcgen05);
-  EXPECT_EQ(fast_variant(Arch::kSm90a, 16), kVariantSm90Decode);
-  EXPECT_EQ(fast_variant(Arch::kSm90a, 17), kVariantSm90Wgmma);
+  EXPECT_EQ(fast_variant(Arch::kSm90a, 32), kVariantSm90Decode);
+  EXPECT_EQ(fast_variant(Arch::kSm90a, 33), kVariantSm90Wgmma);
   s.m_hint = 32;
   EXPECT_EQ(choose_tile(s), (TileConfig{32, 64, 128, 12, 8, 1, 1}));
   s.n = 28672;  // 448 weight tiles: two CTAs a SM
