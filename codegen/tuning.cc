@@ -30,6 +30,9 @@ std::vector<TileConfig> grid(const GemmSpec& s) {
             out.push_back({.bm = bm, .bn = bn, .bk = 128,
                            .stages = std::min(8, 200 * 1024 / ((bm + bn) * 128)),
                            .warps = 4 + 4 * bm / 64, .cluster_m = 1, .split_k = split});
+      // BM 64 in 2-CTA clusters: two M tiles of up to 128 rows share (multicast) one B tile.
+      for (int bn : {64, 96, 128})
+        out.push_back({.bm = 64, .bn = bn, .bk = 128, .stages = 8, .warps = 8, .cluster_m = 2});
     }
   } else if (s.variant == kVariantSm90Decode) {
     for (int bm : {16, 32})

@@ -49,13 +49,13 @@ TEST(CandidateTiles, Sm90GridIsTheBrief) {
   // KiB of shared memory (stages that fit: BN 64 all 4, 128 three, 160 and 192 two, 224 and
   // 256 one): 26 tiles; block scales drop BN 224 and 256: 22. Decode adds BM {64,128} x BN
   // {32,48,64,96,128,256} x split {1,4} without cluster (24), of which BM 128 without split
-  // repeats 3 of the grid: 47.
+  // repeats 3 of the grid, and BM 64 x BN {64,96,128} in 2-CTA clusters: 50.
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
                                  4096)).size(), 26u);
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kBlock,
                                  4096)).size(), 22u);
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Wgmma, Arch::kSm90a, fusion::ScaleMode::kTensor,
-                                 16)).size(), 47u);
+                                 16)).size(), 50u);
   // sm90_decode: tokens {16,32} x stages {8,12,16}; the heuristic's 16x64 s16 is one of them.
   EXPECT_EQ(candidate_tiles(spec(kVariantSm90Decode, Arch::kSm90a, fusion::ScaleMode::kTensor,
                                  16)).size(), 6u);
