@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cache/overlap_store.h"
+#include "cache/tuning_store.h"
 #include "client/client.h"
 #include "daemon/run_service.h"
 #include "daemon/server.h"
@@ -126,6 +128,27 @@ TEST_F(RunRequestTest, FusedRegionsRunAsThePlanChoseUnlessAsked) {
   auto w = run(wrong);
   ASSERT_FALSE(w.ok());
   EXPECT_EQ(w.error().where, "body.execution");
+  expect_serving();
+}
+
+// A record that measured cuBLASLt's GEMM fastest for a region's shape (as `tpjit-bench overlap
+// --cache-dir` writes them) makes the plan run that region as unfused_cublaslt; the other
+// region keeps the cost model's choice.
+TEST_F(RunRequestTest, ARecordChoosingCublasLtRunsThatRegionWithIt) {
+  cache::OverlapStore store(config_->cache_dir);
+  cache::OverlapRecord rec;
+  // llama3-8b-mlp-tp2's down projection: N = 4096, K = 7168.
+  rec.key = {"gemm_reduce_scatter", 2, 4096, 7168, "tensor", cache::tuning_m_bucket(256)};
+  rec.card = "Test Card";
+  rec.cublaslt = true;
+  rec.fused_us = 60, rec.unfused_us = 50, rec.limit_us = 40;
+  ASSERT_TRUE(store.store(rec));
+  auto r = run(body("llama3-8b-mlp-tp2", 256));
+  fs::remove(store.record_path(rec.key));  // the other tests plan without it
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_EQ((*r)["regions"].size(), 2u);
+  EXPECT_EQ((*r)["regions"][0]["execution"], "unfused") << (*r)["regions"][0];
+  EXPECT_EQ((*r)["regions"][1]["execution"], "unfused_cublaslt") << (*r)["regions"][1];
   expect_serving();
 }
 
