@@ -77,10 +77,11 @@ int run_overlap_bench(const OverlapBenchOptions& opts) {
 
   std::vector<int> comm_of;
   std::vector<Rank> ranks = open_ranks(drv, opts.nccl_max_ctas, opts.sm_reserves, &comm_of);
-  std::printf("overlap bench: %d x %s (%d SMs), driver %d, NCCL %d, cuBLASLt %s, variant %s, "
-              "NCCL max CTAs %s\n",
+  std::printf("overlap bench: %d x %s (%d SMs), driver %d, NCCL %d, cuBLASLt %s, variant %s "
+              "(codegen::fast_variant: sm90_decode up to %lld rows on sm_90a), NCCL max CTAs %s\n",
               kWorld, info.name.c_str(), info.sm_count, drv.version, runtime::nccl_version(),
               runtime::cublaslt_version().c_str(), std::string(codegen::default_variant(arch)).c_str(),
+              static_cast<long long>(codegen::kDecodeMaxRows),
               opts.nccl_max_ctas > 0 ? std::to_string(opts.nccl_max_ctas).c_str() : "default");
   // unf_lt: NCCL and cuBLASLt called directly (the reference); unf_our: the executor's unfused
   // run with our GEMM; unf_vx: the same with cuBLASLt's ("unfused_cublaslt").
