@@ -22,8 +22,13 @@ constexpr double kRequiredSaving = 0.9;  // fused must predict <= 90% of unfused
 // 32 MiB copies; a fused all-gather took 6-41 us more than the slower of its GEMM and
 // collective, a reduce-scatter 26-54 us at M <= 2048 and more with a larger partial product
 // (o: 63 us at 64 MiB, 173 us at 256 MiB: reading the received partial in the epilogue, the
-// own rows waiting for it). With this file's conservative GEMM time the constants below pick
-// fused on those shapes only where fused measured faster (tests/codegen/overlap_execution_test.cc).
+// own rows waiting for it; the tenth run, 2x H200, measured 5-70 us). Its GEMM time is our
+// GEMM's as measured on both cards, not the NCCL model's cautious one: 1300 TF/s (1330-1500
+// measured at M >= 2048), or its bytes at 2.5 TB/s where that is longer (decode: 2.0-3.5
+// measured). With these constants the model picks fused on the seventh and tenth runs' 40
+// shapes only where fused measured faster (tests/codegen/overlap_execution_test.cc).
+constexpr double kCeGemmTflops = 1300;
+constexpr double kCeGemmTBs = 2.5;
 constexpr double kCeGBs = 300;
 constexpr double kCeLatencyUs = 10;
 constexpr double kCeAllGatherUs = 30;
@@ -50,6 +55,11 @@ double fused_us(const OverlapShape& s, double gemm, double coll, int chunks) {
 // The copy engines: no SM taken from the GEMM, one launch (all-gather) or two sub-chunks
 // (reduce-scatter), the collective hidden behind the GEMM up to a fixed cost.
 void copy_engine_estimate(const OverlapShape& s, double bytes, OverlapEstimate& e) {
+  const double m = double(s.m), n = double(s.n), k = double(s.k);
+  const double gemm_bytes = m * k + n * k + m * n * s.out_bytes;  // A, B (FP8) and D once
+  e.gemm_us = kGemmLaunchUs + std::max(2.0 * m * n * k / (kCeGemmTflops * 1e6),
+                                       gemm_bytes / (kCeGemmTBs * 1e6));
+  e.unfused_us = e.gemm_us + e.collective_us;  // unfused runs NCCL's collective
   const double coll = kCeLatencyUs + bytes / (kCeGBs * 1e3);
   const double partial_mib = double(s.m) * double(s.n) * s.out_bytes / double(1 << 20);
   e.fused_us = std::max(e.gemm_us, coll) +

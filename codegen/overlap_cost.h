@@ -2,9 +2,9 @@
 // exists (cache/overlap_store.h): predicted times for unfused (collective, then GEMM, or the
 // reverse) and for the fused executor (runtime/overlap.h), and the choice. Two transports:
 // the copy engines (every rank on one host, the runtime's default there) and NCCL (ranks that
-// may be on other hosts), each with its own constants. They are conservative for 2x H100 NVLink
-// (NV18), so the model fuses only where the predicted saving is large; docs/planner.md gives
-// the formulas and the measurements behind the constants.
+// may be on other hosts), each with its own constants. They are conservative for 2x H100 and
+// 2x H200 on NVLink (NV18), so the model fuses only where the predicted saving is large;
+// docs/planner.md gives the formulas and the measurements behind the constants.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 namespace tpjit::codegen {
 
 inline constexpr std::string_view kOverlapCostModel = "h100-nvlink/1";      // NCCL
-inline constexpr std::string_view kCopyEngineCostModel = "h100-copy-engine/1";
+inline constexpr std::string_view kCopyEngineCostModel = "copy-engine/2";
 
 struct OverlapShape {
   bool all_gather = true;  // all_gather_gemm; else gemm_reduce_scatter
