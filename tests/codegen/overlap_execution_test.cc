@@ -88,7 +88,7 @@ TEST(OverlapCost, CopyEngineModelAgreesWithTheSeventhRun) {
 
 // The same model against the tenth run (2x H200, bench/RESULTS.md; unfused is the faster of
 // our unfused run and the one with cuBLASLt's GEMM): no fused prediction where fused measured
-// slower, and fused for qkv from M = 512 and o and down from M = 2048 (17-38% saved there).
+// slower, and fused for qkv from M = 512 and o and down from M = 2048 (17-40% saved there).
 // gate_up (7-10% saved) stays unfused: under the 10% the model asks for.
 TEST(OverlapCost, CopyEngineModelIsSafeOnTheTenthRun) {
   struct Measured {
