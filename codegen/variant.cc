@@ -104,31 +104,25 @@ TileConfig sm90_small_m_tile(const GemmSpec& s) {
   return {.bm = 128, .bn = 128, .bk = 128, .stages = 6, .warps = 12, .cluster_m = 1};
 }
 
-// 257..2048 rows: whole waves decide. The BN in {256, 192, 160, 128} (stages 4, 5, 5, 6) and
-// cluster (2 CTAs along M sharing B, or 1) with the fewest waves x (BN + 32) (a tile's time
-// grows with BN, plus a fixed part: prologue, epilogue); on a tie the 2-CTA cluster, then the
-// wider. A cluster wave is 66 clusters and its rows come in pairs of M tiles, so with an odd
-// number of M tiles half of a cluster row computes nothing: single CTAs (132 a wave) win
-// there. Measured by tune on an H100: at M = 512, N = 5120 192 (one wave) ran 0.95x cuBLASLt
-// where 128x128 (two waves) ran 0.72x; on an H200 160 (one wave of 64 clusters) ran 0.99x
-// there against 192's 0.89x, and 0.99x at M = 2048 against 128's 0.96x; single CTAs cut 8-20%
-// at 384 x 28672, 1152 x 8192 and 1152 x 28672 (three and nine M tiles; bench/RESULTS.md).
+// 257..2048 rows: whole waves of 2-CTA clusters decide. The BN in {256, 192, 160, 128}
+// (stages 4, 5, 5, 6) with the fewest waves x (BN + 32) (a tile's time grows with BN, plus
+// a fixed part: prologue, epilogue), the wider on a tie. Measured by tune on an H100: at
+// M = 512, N = 5120 192 (one wave) ran 0.95x cuBLASLt where 128x128 (two waves) ran 0.72x;
+// on an H200 160 (one wave of 64 clusters) ran 0.99x there against 192's 0.89x, and 0.99x at
+// M = 2048 against 128's 0.96x (bench/RESULTS.md). Elsewhere it keeps the measured tiles.
 TileConfig sm90_mid_m_tile(const GemmSpec& s) {
-  const int64_t m_tiles = (s.m_hint + 127) / 128;
+  const int64_t cluster_rows = ((s.m_hint + 127) / 128 + 1) / 2;
   TileConfig best;
   int64_t best_cost = 0;
-  for (int bn : {256, 192, 160, 128})
-    for (int cluster : {2, 1}) {
-      const int64_t n_tiles = (s.n + bn - 1) / bn;
-      const int64_t units = cluster == 2 ? (m_tiles + 1) / 2 * n_tiles : m_tiles * n_tiles;
-      const int64_t per_wave = kSm90Ctas / cluster;
-      const int64_t cost = (units + per_wave - 1) / per_wave * (bn + 32);
-      if (best.bm == 0 || cost < best_cost) {
-        best = {.bm = 128, .bn = bn, .bk = 128, .stages = bn == 256 ? 4 : bn >= 160 ? 5 : 6,
-                .warps = 12, .cluster_m = cluster};
-        best_cost = cost;
-      }
+  for (int bn : {256, 192, 160, 128}) {
+    const int64_t clusters = cluster_rows * ((s.n + bn - 1) / bn);
+    const int64_t cost = (clusters + kSm90Ctas / 2 - 1) / (kSm90Ctas / 2) * (bn + 32);
+    if (best.bm == 0 || cost < best_cost) {
+      best = {.bm = 128, .bn = bn, .bk = 128, .stages = bn == 256 ? 4 : bn >= 160 ? 5 : 6,
+              .warps = 12, .cluster_m = 2};
+      best_cost = cost;
     }
+  }
   return best;
 }
 

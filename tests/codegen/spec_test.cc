@@ -292,13 +292,6 @@ TEST(Variant, Sm90TilePicks) {
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 160, 128, 5, 12, 2}));
   s.n = 28672;  // 5 waves x (192 + 32) tie 7 x (128 + 32): the wider (tune: 0.3% apart)
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
-  s.m_hint = 384;  // 3 M tiles: a cluster row would be half empty; 336 single CTAs, 3 waves
-  EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 1}));
-  s.m_hint = 1152;  // 9 M tiles
-  s.n = 8192;
-  EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 1}));
-  s.n = 28672;
-  EXPECT_EQ(choose_tile(s), (TileConfig{128, 256, 128, 4, 12, 1}));
   s.scale = ScaleMode::kBlock;
   EXPECT_EQ(choose_tile(s), (TileConfig{128, 192, 128, 5, 12, 2}));
 }

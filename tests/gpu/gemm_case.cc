@@ -72,10 +72,6 @@ std::vector<GemmCase> cases_for(const std::string& v) {
         "m1000_n1000_k1040_acc_tile192");
     add({.m_first = 4096, .m_last = 4096, .n = 5120, .k = 1024, .m_hint = 4096},
         "m4096_n5120_k1024_multiwave");
-    // Mid M on single CTAs (3 M tiles: a 2-CTA cluster row would be half empty), ragged M.
-    add({.m_first = 300, .m_last = 300, .n = 8192, .k = 144, .m_hint = 300,
-         .scale = RefScale::kRow},
-        "m300_n8192_k144_midtile_c1");
     // BN 160 (one wave of 64 clusters at N = 5120), ragged M and K.
     add({.m_first = 600, .m_last = 600, .n = 5120, .k = 272, .m_hint = 512, .bias = true,
          .accumulate = true},
