@@ -31,15 +31,25 @@ TEST(OverlapCost, SmallMStaysUnfusedLargeReduceScatterFusesChunked) {
   EXPECT_GT(e.sm_reserve, 0);
 }
 
+// One measured region of a bench run: its shape and the fused and unfused times.
+struct Measured {
+  bool all_gather;
+  int64_t m, n, k;
+  double fused_us, unfused_us;
+  std::string label() const {
+    return (all_gather ? "all-gather M=" : "reduce-scatter M=") + std::to_string(m) +
+           " N=" + std::to_string(n) + " K=" + std::to_string(k);
+  }
+  // The copy-engine model's prediction for the shape on two ranks.
+  codegen::OverlapEstimate copy_engine_estimate() const {
+    return codegen::estimate_overlap({all_gather, 2, m, n, k, 2, /*copy_engine=*/true});
+  }
+};
+
 // The copy-engine model against what the seventh run measured on 2x H100 (bench/RESULTS.md):
 // it never predicts fused where fused measured slower than our unfused executor, and it fuses
 // qkv from M = 512 and o and down from M = 2048, where fusing saved 13-30 percent.
 TEST(OverlapCost, CopyEngineModelAgreesWithTheSeventhRun) {
-  struct Measured {
-    bool all_gather;
-    int64_t m, n, k;
-    double fused_us, unfused_us;
-  };
   const Measured runs[] = {
       {true, 128, 5120, 8192, 53.0, 47.5},  // qkv
       {true, 512, 5120, 8192, 59.9, 80.2},  // qkv
@@ -63,10 +73,8 @@ TEST(OverlapCost, CopyEngineModelAgreesWithTheSeventhRun) {
       {false, 16384, 8192, 14336, 2781.4, 3621.8},  // down
   };
   for (const Measured& r : runs) {
-    SCOPED_TRACE((r.all_gather ? "all-gather M=" : "reduce-scatter M=") + std::to_string(r.m) +
-                 " N=" + std::to_string(r.n) + " K=" + std::to_string(r.k));
-    codegen::OverlapShape shape{r.all_gather, 2, r.m, r.n, r.k, 2, /*copy_engine=*/true};
-    const codegen::OverlapEstimate e = codegen::estimate_overlap(shape);
+    SCOPED_TRACE(r.label());
+    const codegen::OverlapEstimate e = r.copy_engine_estimate();
     EXPECT_EQ(e.model, codegen::kCopyEngineCostModel);
     EXPECT_EQ(e.sm_reserve, 0);
     if (e.fused) {
@@ -91,11 +99,6 @@ TEST(OverlapCost, CopyEngineModelAgreesWithTheSeventhRun) {
 // slower, and fused for qkv from M = 512 and o and down from M = 2048 (17-40% saved there).
 // gate_up (7-10% saved) stays unfused: under the 10% the model asks for.
 TEST(OverlapCost, CopyEngineModelIsSafeOnTheTenthRun) {
-  struct Measured {
-    bool all_gather;
-    int64_t m, n, k;
-    double fused_us, unfused_us;
-  };
   const Measured runs[] = {
       {true, 128, 5120, 8192, 42.4, 44.5},  // qkv
       {true, 512, 5120, 8192, 50.5, 75.2},  // qkv
@@ -119,10 +122,8 @@ TEST(OverlapCost, CopyEngineModelIsSafeOnTheTenthRun) {
       {false, 16384, 8192, 14336, 2794.7, 3367.0},  // down
   };
   for (const Measured& r : runs) {
-    SCOPED_TRACE((r.all_gather ? "all-gather M=" : "reduce-scatter M=") + std::to_string(r.m) +
-                 " N=" + std::to_string(r.n) + " K=" + std::to_string(r.k));
-    codegen::OverlapShape shape{r.all_gather, 2, r.m, r.n, r.k, 2, /*copy_engine=*/true};
-    const codegen::OverlapEstimate e = codegen::estimate_overlap(shape);
+    SCOPED_TRACE(r.label());
+    const codegen::OverlapEstimate e = r.copy_engine_estimate();
     if (e.fused) {
       EXPECT_LE(r.fused_us, r.unfused_us) << "predicted " << e.fused_us << " vs " << e.unfused_us;
     }
