@@ -214,7 +214,17 @@ std::optional<std::vector<uint8_t>> CubinCache::lookup(const std::string& key) {
   }
   std::lock_guard lock(mutex_);
   ++hits_;
-  note_use_locked(key, bytes.size());
+  // The read ran outside the lock, so a store may have evicted this entry since. Index it only
+  // if its file is still there (evictions unlink under this lock), or the index would count a
+  // file that is gone and the cache would sit over its budget. The bytes we read are whole and
+  // checked either way.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == -1) {
+    forget_locked(key);
+    return std::move(entry->payload);
+  }
+  note_use_locked(key, uint64_t(st.st_size));
+  evict_locked(key);  // another process may have grown the directory
   // The mtime carries the use order across restarts; failing to set it only weakens that.
   if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) == -1) {
     int err = errno;

@@ -2,6 +2,7 @@
 // function, never with sleeps; a wait that would hang on a bug gives up after kGiveUp and fails.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -177,6 +178,13 @@ TEST(SingleFlightKeys, StressWithEvictionReturnsRightCubins) {
   const uint64_t entry_size = encode_entry(test_key(0), test_info(0), test_payload(0)).size();
   CubinCache cache(dir.path(), 2 * entry_size);
   std::atomic<int> wrong{0}, failed{0};
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> most_bytes{0};
+  // The index must never count more than the budget, not even between two stores: a lookup
+  // that raced an eviction once re-indexed the file that eviction had just removed.
+  std::thread watcher([&] {
+    while (!done) most_bytes = std::max<uint64_t>(most_bytes, cache.stats().bytes);
+  });
   std::vector<std::thread> pool;
   for (int t = 0; t < 8; ++t) {
     pool.emplace_back([&, t] {
@@ -194,9 +202,12 @@ TEST(SingleFlightKeys, StressWithEvictionReturnsRightCubins) {
     });
   }
   for (auto& thread : pool) thread.join();
+  done = true;
+  watcher.join();
   EXPECT_EQ(wrong, 0);
   EXPECT_EQ(failed, 0);
   CacheStats s = cache.stats();
+  EXPECT_LE(most_bytes, s.budget_bytes);
   EXPECT_LE(s.bytes, s.budget_bytes);
   EXPECT_LE(s.entries, 2u);
   EXPECT_EQ(s.corrupt_removed, 0u);
