@@ -2,6 +2,7 @@
 
 #include "daemon/run_service.h"
 #include "util/npy.h"
+#include "util/int_math.h"
 
 namespace tpjit {
 namespace {
@@ -13,8 +14,6 @@ struct Expected {
   bool fp8;
   std::vector<int64_t> shape;
 };
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 std::vector<int64_t> scale_shape(fusion::ScaleMode mode, int64_t rows, int64_t k, bool is_b,
                                  int64_t n) {

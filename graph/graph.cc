@@ -4,6 +4,7 @@
 #include <array>
 
 #include "util/check.h"
+#include "util/int_math.h"
 
 namespace tpjit::graph {
 namespace {
@@ -19,8 +20,6 @@ constexpr std::array<std::pair<DType, const char*>, 9> kDTypeNames = {{
     {DType::kU8, "uint8"},
     {DType::kBool, "bool"},
 }};
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 bool all_ones(const Shape& s) {
   return s.size() <= 2 && std::all_of(s.begin(), s.end(), [](int64_t d) { return d == 1; });

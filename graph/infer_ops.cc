@@ -3,11 +3,10 @@
 #include <algorithm>
 
 #include "graph/infer_ops.h"
+#include "util/int_math.h"
 
 namespace tpjit::graph {
 namespace {
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 Error shape_error(const std::string& where, const std::string& msg) {
   return make_error(errc::kShapeError, msg, where);
