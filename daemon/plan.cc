@@ -10,7 +10,7 @@ namespace {
 
 Result<std::vector<int64_t>> parse_token_counts(const json& body) {
   if (!body.contains("m"))
-    return make_error(errc::kBadRequest, "compile needs \"m\": the token counts to specialize for, "
+    return make_error(errc::kBadRequest, "compile and warmup need \"m\": the token counts to specialize for, "
                                          "e.g. [128, 2048]", "body.m");
   const json& m = body["m"];
   if (!m.is_array() || m.empty())
@@ -129,6 +129,26 @@ json plan_to_json(const CompileRequest& request, const fusion::MatchResult& matc
           {"kernels", kernels},
           {"match_counts", match.match_counts},
           {"compile_ms_total", total_ms}};
+}
+
+json warmup_summary(const json& plan) {
+  int64_t kernels = 0, compiled = 0, hits = 0, tuned = 0, fused = 0;
+  for (const json& k : plan.value("kernels", json::array())) {
+    ++kernels;
+    if (k.value("cache", "") == "hit") ++hits;
+    else ++compiled;
+    if (k.contains("tuning") && k["tuning"].value("source", "") == "tuned") ++tuned;
+  }
+  for (const json& r : plan.value("regions", json::array())) fused += r.value("fused", false);
+  return {{"graph", plan.value("graph", "")},
+          {"m", plan.value("m", json::array())},
+          {"archs", plan.value("archs", json::array())},
+          {"kernels", kernels},
+          {"compiled", compiled},
+          {"cache_hits", hits},
+          {"tuned", tuned},
+          {"fused_regions", fused},
+          {"compile_ms_total", plan.value("compile_ms_total", 0.0)}};
 }
 
 }  // namespace tpjit

@@ -36,4 +36,9 @@ Result<CompileRequest> parse_compile_request(const nlohmann::json& body);
 nlohmann::json plan_to_json(const CompileRequest& request, const fusion::MatchResult& match,
                             const std::vector<nlohmann::json>& kernels, double total_ms);
 
+// The "warmup" reply body: what a compile of the same body put in the cache, without the
+// plan (docs/protocol.md, "warmup"): graph, m, archs, kernels, compiled (cache misses, now
+// cached), cache_hits, tuned (tiles from a tuning record), fused_regions, compile_ms_total.
+nlohmann::json warmup_summary(const nlohmann::json& plan);
+
 }  // namespace tpjit

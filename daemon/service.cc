@@ -44,7 +44,7 @@ class CompileService final : public RequestHandler {
   json capabilities() const override {
     json variants = json::array();
     for (const auto& v : codegen::variants()) variants.push_back(v.name);
-    return {{"requests", {"compile"}},
+    return {{"requests", {"compile", "warmup"}},
             {"graph_formats", {"tpjit.graph/1"}},
             {"archs", {"sm_90a", "sm_100a"}},
             {"gemm_variants", variants},
@@ -54,6 +54,11 @@ class CompileService final : public RequestHandler {
 
   Result<json> handle(const std::string& type, const json& body) override {
     if (type == "compile") return compile(body);
+    if (type == "warmup") {  // a compile whose reply says what was cached, not the plan
+      Result<json> plan = compile(body);
+      if (!plan) return plan;
+      return warmup_summary(*plan);
+    }
     return make_error(errc::kUnknownRequest,
                       "request type '" + type + "' is not served by the compile service", "type");
   }

@@ -53,6 +53,50 @@ TEST_F(CliTest, CompileJsonIsTheReplyBody) {
   EXPECT_EQ(plan["kernels"].size(), 1u);
 }
 
+// One warmup request per graph and token count; progress a line a step (stderr is no terminal
+// here), totals on stdout; a graph that fails is reported, the rest still run, exit 1.
+TEST_F(CliTest, WarmupCachesEveryGraphAndTokenCountWithProgress) {
+  start();
+  const std::string attn = write_graph("attn"), mlp = write_graph("mlp");
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  int rc = cli::cmd_warmup(options(), {attn, mlp, "--m", "128,2048", "--arch", "sm_90a"});
+  std::string out = ::testing::internal::GetCapturedStdout();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rc, cli::kExitOk) << err;
+  EXPECT_NE(err.find("[1/4] " + attn + " m=128: 1 kernel(s): 0 compiled, 1 from the cache, 12.2 ms"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("[4/4] " + mlp + " m=2048: 1 kernel(s): 1 compiled, 0 from the cache"),
+            std::string::npos) << err;
+  EXPECT_EQ(out, "warmup: 2 graph(s) x 2 token count(s): 4 kernel(s), 2 compiled, 2 from the cache, "
+                 "49.0 ms in the daemon; 0 step(s) failed\n");
+
+  const std::string broken = write_graph("broken");
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  rc = cli::cmd_warmup(options(), {broken, (dir_.path() / "missing.json").string(), attn, "--m", "64",
+                                   "--json"});
+  out = ::testing::internal::GetCapturedStdout();
+  err = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, cli::kExitError);
+  EXPECT_NE(err.find(broken + " m=64: error [bad_graph] at graph.nodes[1].op: node mm_q has no op"),
+            std::string::npos) << err;
+  EXPECT_NE(err.find("missing.json: error [bad_graph]"), std::string::npos) << err;
+  const json report = json::parse(out);
+  ASSERT_EQ(report.size(), 3u);
+  EXPECT_EQ(report[0]["error"], "bad_graph");
+  EXPECT_EQ(report[1]["error"], "bad_graph");
+  EXPECT_EQ(report[2]["graph"], "attn");
+  EXPECT_EQ(report[2]["compiled"], 1);
+  EXPECT_EQ(report[2]["file"], attn);
+
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(cli::cmd_warmup(options(), {attn}), cli::kExitUsage);            // no --m
+  EXPECT_EQ(cli::cmd_warmup(options(), {"--m", "128"}), cli::kExitUsage);    // no graph
+  EXPECT_EQ(cli::cmd_warmup(options(), {attn, "--m", "1", "--fast"}), cli::kExitUsage);
+  ::testing::internal::GetCapturedStderr();
+}
+
 TEST_F(CliTest, DaemonErrorsPrintCodeWhereMessageAndExitOne) {
   start();
   const std::string graph = write_graph("broken");

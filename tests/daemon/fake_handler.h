@@ -20,7 +20,7 @@ class FakeHandler : public RequestHandler {
  public:
   nlohmann::json capabilities() const override {
     nlohmann::json caps = {{"archs", {"sm_90a", "sm_100a"}}};
-    if (list_requests) caps["requests"] = {"echo", "slow", "throw", "fail", "big", "compile"};
+    if (list_requests) caps["requests"] = {"echo", "slow", "throw", "fail", "big", "compile", "warmup"};
     return caps;
   }
 
@@ -28,6 +28,13 @@ class FakeHandler : public RequestHandler {
     ++calls_;
     if (type == "echo") return body;
     if (type == "compile") return compile(body);
+    if (type == "warmup") {  // the real service's summary of the canned plan
+      auto plan = compile(body);
+      if (!plan) return plan;
+      return nlohmann::json{{"graph", (*plan)["graph"]}, {"m", body.at("m")}, {"kernels", 1},
+                            {"compiled", body.at("m")[0] == 128 ? 0 : 1},
+                            {"cache_hits", body.at("m")[0] == 128 ? 1 : 0}, {"compile_ms_total", 12.25}};
+    }
     if (type == "fail") return make_error(errc::kBadGraph, "node has no op", "graph.nodes[2].op");
     if (type == "throw") throw std::runtime_error("boom in the handler");
     if (type == "big") return nlohmann::json{{"blob", std::string(body.value("bytes", 0), 'b')}};

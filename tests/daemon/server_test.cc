@@ -22,7 +22,7 @@ TEST_F(ServerTest, HelloRepliesProtocolServerAndMergedCapabilities) {
   EXPECT_EQ((*body)["protocol"], 1);
   EXPECT_EQ((*body)["server"], kServerVersion);
   const json& caps = (*body)["capabilities"];
-  EXPECT_EQ(caps["requests"], json({"hello", "stats", "shutdown", "echo", "slow", "throw", "fail", "big", "compile"}));
+  EXPECT_EQ(caps["requests"], json({"hello", "stats", "shutdown", "echo", "slow", "throw", "fail", "big", "compile", "warmup"}));
   EXPECT_EQ(caps["archs"], json({"sm_90a", "sm_100a"}));
   EXPECT_EQ(caps["max_frame_bytes"], ipc::kDefaultMaxFrameBytes);
 }

@@ -74,6 +74,14 @@ class ClientOverSocketpair(unittest.TestCase):
         self.assertEqual(body["graph"], graph)
         self.assertEqual(body["archs"], ["sm_90a"])
 
+    def test_warmup_sends_what_compile_does_under_its_own_type(self):
+        graph = {"format": "tpjit.graph/1", "name": "g", "nodes": []}
+        c = self.start(lambda r: ok(r, {"graph": "g", "kernels": 2, "compiled": 2}))
+        self.assertEqual(c.warmup(graph, m=[16], archs=["sm_90a"])["compiled"], 2)
+        req = self.server.requests[0]
+        self.assertEqual(req["type"], "warmup")
+        self.assertEqual(req["body"], {"graph": graph, "m": [16], "archs": ["sm_90a"]})
+
     def test_run_sends_the_options_it_is_given(self):
         graph = {"format": "tpjit.graph/1", "name": "g", "nodes": []}
         c = self.start(lambda r: ok(r, {"graph": r["body"]["graph"]["name"], "m": r["body"]["m"]}))

@@ -104,6 +104,33 @@ TEST_F(CompileServiceTest, CompilesARecordedGraphThenServesItFromTheCache) {
   EXPECT_EQ((*stats)["compile"]["kernels_compiled"], 2);
 }
 
+// warmup compiles what compile would and answers with the counts: afterwards compile finds
+// every kernel in the cache.
+TEST_F(CompileServiceTest, WarmupFillsTheCacheThatCompileThenHits) {
+  auto client = connect();
+  const json body = compile_body(recorded_graph("llama3-8b-attn-tp2"), {256});
+  auto warm = client.call("warmup", body);
+  ASSERT_TRUE(warm.ok()) << warm.error().code << ": " << warm.error().message;
+  EXPECT_EQ((*warm)["graph"], "llama3-8b-attn-tp2");
+  EXPECT_EQ((*warm)["m"], json({256}));
+  EXPECT_EQ((*warm)["kernels"], 2);  // qkv and o, sm_90a
+  EXPECT_EQ((*warm)["compiled"], 2);
+  EXPECT_EQ((*warm)["cache_hits"], 0);
+  EXPECT_EQ((*warm)["fused_regions"], 2);
+  EXPECT_GT((*warm)["compile_ms_total"].get<double>(), 0.0);
+  auto again = client.call("warmup", body);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ((*again)["compiled"], 0);
+  EXPECT_EQ((*again)["cache_hits"], 2);
+  auto plan = client.call("compile", body);
+  ASSERT_TRUE(plan.ok());
+  EXPECT_EQ(cache_states(*plan), (std::multiset<std::string>{"hit", "hit"}));
+  auto bad = client.call("warmup", {{"graph", body["graph"]}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().code, errc::kBadRequest);
+  EXPECT_EQ(bad.error().where, "body.m");
+}
+
 TEST_F(CompileServiceTest, BadRequestsGetStructuredErrorsAndTheDaemonKeepsServing) {
   auto client = connect();
   json graph = recorded_graph("llama3-8b-mlp-tp2");

@@ -173,6 +173,16 @@ class Client:
             body["archs"] = list(archs)
         return self.call("compile", body, self.compile_timeout if timeout is None else timeout)
 
+    def warmup(self, graph, m, archs=None, timeout=None) -> dict:
+        """Compiles what compile would into the daemon's cache and returns the counts:
+        {"graph", "m", "archs", "kernels", "compiled", "cache_hits", "tuned", "fused_regions",
+        "compile_ms_total"} (docs/protocol.md, "warmup"). One token count per call gives a
+        caller progress to show; several in one call are fine too."""
+        body = {"graph": load_graph(graph), "m": [int(x) for x in m]}
+        if archs:
+            body["archs"] = list(archs)
+        return self.call("warmup", body, self.compile_timeout if timeout is None else timeout)
+
     def run(self, graph, m, seed=None, inputs=None, outputs=None, check=False, iters=None,
             chunks=None, execution=None, timeout=None) -> dict:
         """Executes the plan on the daemon's GPUs (docs/protocol.md, "run") -> per-region
@@ -204,7 +214,8 @@ class Client:
 
 def main(argv=None) -> int:
     """CLI: python3 -m tpjit_client [--socket P]
-    {hello|stats|shutdown|compile GRAPH --m N ...|run GRAPH --m M [--check] [--execution E]}."""
+    {hello|stats|shutdown|compile GRAPH --m N ...|warmup GRAPH --m N ...|
+     run GRAPH --m M [--check] [--execution E]}."""
     import argparse
     import sys
 
@@ -218,6 +229,10 @@ def main(argv=None) -> int:
     comp.add_argument("graph")
     comp.add_argument("--m", type=int, nargs="+", required=True, help="token counts")
     comp.add_argument("--arch", action="append", help="sm_90a or sm_100a (repeatable)")
+    warm = sub.add_parser("warmup", help="compile a graph's kernels into the cache; print counts")
+    warm.add_argument("graph")
+    warm.add_argument("--m", type=int, nargs="+", required=True, help="token counts")
+    warm.add_argument("--arch", action="append", help="sm_90a or sm_100a (repeatable)")
     run = sub.add_parser("run", help="execute the plan on the daemon's GPUs and print the result")
     run.add_argument("graph")
     run.add_argument("--m", type=int, required=True, help="token count")
@@ -227,8 +242,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         with Client(args.socket, timeout=args.timeout) as c:
-            if args.cmd == "compile":
-                out = c.compile(args.graph, args.m, args.arch)
+            if args.cmd in ("compile", "warmup"):
+                out = getattr(c, args.cmd)(args.graph, args.m, args.arch)
             elif args.cmd == "run":
                 out = c.run(args.graph, args.m, check=args.check, execution=args.execution)
             else:

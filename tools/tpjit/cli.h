@@ -46,6 +46,7 @@ Result<nlohmann::json> read_graph(const std::string& path);
 
 int cmd_run(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_compile(const GlobalOptions& options, const std::vector<std::string>& args);
+int cmd_warmup(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_stats(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_hello(const GlobalOptions& options, const std::vector<std::string>& args);
 int cmd_shutdown(const GlobalOptions& options, const std::vector<std::string>& args);

@@ -17,6 +17,8 @@ std::string usage() {
          "commands:\n"
          "  compile GRAPH.json --m 128,2048 [--arch sm_90a,sm_100a] [--json]\n"
          "                 plan a tpjit.graph/1 file: fused regions and their kernels (GRAPH '-' reads stdin)\n"
+         "  warmup GRAPH.json [GRAPH.json ...] --m 1,16,128,2048 [--arch sm_90a,sm_100a] [--json]\n"
+         "                 put every kernel the graphs need at those token counts into the cache, with progress\n"
          "  run GRAPH.json --m M [--seed S | --inputs DIR] [--outputs DIR] [--check] [--iters N] [--chunks C]\n"
          "      [--execution plan|fused|unfused|unfused_cublaslt] [--json]\n"
          "                 execute the plan on the local GPUs, one rank per GPU (.npy files: <DIR>/rank<R>/<tensor>.npy)\n"
@@ -59,7 +61,7 @@ int main(int argc, char** argv) {
   }
   if (i >= args.size()) return usage_error("no command given");
   const std::map<std::string, int (*)(const GlobalOptions&, const std::vector<std::string>&)> commands = {
-      {"compile", cmd_compile}, {"run", cmd_run}, {"stats", cmd_stats}, {"hello", cmd_hello}, {"shutdown", cmd_shutdown}};
+      {"compile", cmd_compile}, {"warmup", cmd_warmup}, {"run", cmd_run}, {"stats", cmd_stats}, {"hello", cmd_hello}, {"shutdown", cmd_shutdown}};
   auto command = commands.find(args[i]);
   if (command == commands.end()) return usage_error("unknown command \"" + args[i] + "\"");
   return command->second(options, std::vector<std::string>(args.begin() + static_cast<long>(i) + 1, args.end()));
