@@ -1,5 +1,6 @@
 // The tpjit command line against a real server with the fake handler.
 #include <fstream>
+#include <set>
 
 #include "tests/daemon/server_fixture.h"
 #include "tools/tpjit/cli.h"
@@ -60,7 +61,7 @@ TEST_F(CliTest, WarmupCachesEveryGraphAndTokenCountWithProgress) {
   const std::string attn = write_graph("attn"), mlp = write_graph("mlp");
   ::testing::internal::CaptureStdout();
   ::testing::internal::CaptureStderr();
-  int rc = cli::cmd_warmup(options(), {attn, mlp, "--m", "128,2048", "--arch", "sm_90a"});
+  int rc = cli::cmd_warmup(options(), {attn, mlp, "--m", "128,2048", "--arch", "sm_90a", "--jobs", "1"});
   std::string out = ::testing::internal::GetCapturedStdout();
   std::string err = ::testing::internal::GetCapturedStderr();
   ASSERT_EQ(rc, cli::kExitOk) << err;
@@ -94,7 +95,35 @@ TEST_F(CliTest, WarmupCachesEveryGraphAndTokenCountWithProgress) {
   EXPECT_EQ(cli::cmd_warmup(options(), {attn}), cli::kExitUsage);            // no --m
   EXPECT_EQ(cli::cmd_warmup(options(), {"--m", "128"}), cli::kExitUsage);    // no graph
   EXPECT_EQ(cli::cmd_warmup(options(), {attn, "--m", "1", "--fast"}), cli::kExitUsage);
+  EXPECT_EQ(cli::cmd_warmup(options(), {attn, "--m", "1", "--jobs", "0"}), cli::kExitUsage);
+  EXPECT_EQ(cli::cmd_warmup(options(), {attn, "--m", "1", "--jobs", "33"}), cli::kExitUsage);
   ::testing::internal::GetCapturedStderr();
+}
+
+// Several requests in flight at once (the daemon runs them side by side): every step is
+// answered once, whatever the order, and the totals are the same as one at a time.
+TEST_F(CliTest, WarmupKeepsSeveralRequestsInFlight) {
+  start();
+  std::vector<std::string> args;
+  for (int g = 0; g < 6; ++g) args.push_back(write_graph("g" + std::to_string(g)));
+  for (const char* a : {"--m", "128,256,512,1024,2048", "--jobs", "8", "--json"}) args.push_back(a);
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  int rc = cli::cmd_warmup(options(), args);
+  std::string out = ::testing::internal::GetCapturedStdout();
+  std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_EQ(rc, cli::kExitOk) << err;
+  const json report = json::parse(out);
+  ASSERT_EQ(report.size(), 30u);
+  std::set<std::string> seen;
+  int compiled = 0;
+  for (const json& step : report) {
+    seen.insert(step["file"].get<std::string>() + "@" + step["m"].dump());
+    compiled += step["compiled"].get<int>();
+  }
+  EXPECT_EQ(seen.size(), 30u);
+  EXPECT_EQ(compiled, 24);  // the fake handler finds m = 128 in its cache
+  EXPECT_NE(err.find("[30/30] "), std::string::npos) << err;
 }
 
 TEST_F(CliTest, DaemonErrorsPrintCodeWhereMessageAndExitOne) {
