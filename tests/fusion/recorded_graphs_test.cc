@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "fusion/match.h"
+#include "tests/util/recorded_graphs.h"
 
 namespace tpjit::fusion {
 namespace {
@@ -16,15 +17,9 @@ using nlohmann::json;
 
 const fs::path kDir = TPJIT_RECORDED_GRAPHS_DIR;
 
-bool is_expectation(const fs::path& p) { return p.string().size() > 14 && p.string().ends_with(".expected.json"); }
-
 std::vector<std::string> recorded_graphs() {
   std::vector<std::string> out;
-  if (!fs::is_directory(kDir)) return out;
-  for (const auto& e : fs::directory_iterator(kDir)) {
-    if (e.path().extension() == ".json" && !is_expectation(e.path())) out.push_back(e.path().stem().string());
-  }
-  std::sort(out.begin(), out.end());
+  for (const fs::path& p : tpjit::testing::recorded_graph_files(kDir)) out.push_back(p.stem().string());
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include "daemon/plan.h"
 #include "fusion/match.h"
 #include "ipc/json.h"
+#include "tests/util/recorded_graphs.h"
 
 namespace tpjit {
 namespace {
@@ -27,16 +28,6 @@ using nlohmann::json;
 const fs::path kDir = TPJIT_RECORDED_GRAPHS_DIR;
 constexpr int kStructural = 400;  // mutants per graph and kind; about 30 graphs
 constexpr int kBytewise = 150;
-
-std::vector<fs::path> graphs() {
-  std::vector<fs::path> out;
-  for (const auto& e : fs::directory_iterator(kDir)) {
-    const std::string name = e.path().filename().string();
-    if (name.ends_with(".json") && !name.ends_with(".expected.json")) out.push_back(e.path());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 std::string read_text(const fs::path& p) {
   std::ifstream in(p);
@@ -194,7 +185,7 @@ TEST_P(Mutated, GraphsGetAnErrorOrAPlanNeverAThrowOrACrash) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Recorded, Mutated, ::testing::ValuesIn(graphs()),
+INSTANTIATE_TEST_SUITE_P(Recorded, Mutated, ::testing::ValuesIn(tpjit::testing::recorded_graph_files(kDir)),
                          [](const auto& info) {
                            std::string n = info.param.stem().string();
                            for (char& c : n)

@@ -58,4 +58,25 @@ Result<std::vector<int64_t>> parse_int_list(const std::string& option, const std
   return out;
 }
 
+bool take_target_option(const std::vector<std::string>& args, size_t& i, TargetOptions& out,
+                        std::string* error) {
+  const std::string& a = args[i];
+  if (a != "--m" && a != "--arch") return false;
+  if (i + 1 >= args.size()) {
+    *error = a + " needs a value";
+    return true;
+  }
+  const std::string& value = args[++i];
+  if (a == "--m") {
+    auto list = parse_int_list(a, value);
+    if (list) out.m = *list;
+    else *error = list.error().message;
+  } else {
+    auto list = parse_word_list(a, value);
+    if (list) out.archs = *list;
+    else *error = list.error().message;
+  }
+  return true;
+}
+
 }  // namespace tpjit::cli

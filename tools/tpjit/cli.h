@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,16 @@ Result<client::Client> connect(const GlobalOptions& options);
 Result<std::vector<int64_t>> parse_int_list(const std::string& option, const std::string& text);
 // "sm_90a,sm_100a" -> {"sm_90a", "sm_100a"}.
 Result<std::vector<std::string>> parse_word_list(const std::string& option, const std::string& text);
+
+// --m LIST and --arch LIST, as compile and warmup take them.
+struct TargetOptions {
+  std::optional<std::vector<int64_t>> m;
+  std::optional<std::vector<std::string>> archs;
+};
+// If args[i] is --m or --arch: reads its value (advancing i) into `out` and returns true,
+// with a usage message in *error when the value is missing or malformed. Else false.
+bool take_target_option(const std::vector<std::string>& args, size_t& i, TargetOptions& out,
+                        std::string* error);
 
 // Human renderings of reply bodies; tolerate missing fields (printed as "?").
 std::string format_plan(const nlohmann::json& plan);

@@ -33,25 +33,15 @@ Result<nlohmann::json> read_graph(const std::string& path) {
 
 int cmd_compile(const GlobalOptions& options, const std::vector<std::string>& args) {
   std::string graph_path;
-  std::optional<std::vector<int64_t>> m;
-  std::optional<std::vector<std::string>> archs;
+  TargetOptions target;
   bool as_json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json") {
+    std::string error;
+    if (take_target_option(args, i, target, &error)) {
+      if (!error.empty()) return usage_error(error);
+    } else if (a == "--json") {
       as_json = true;
-    } else if (a == "--m" || a == "--arch") {
-      if (i + 1 >= args.size()) return usage_error(a + " needs a value");
-      const std::string& value = args[++i];
-      if (a == "--m") {
-        auto list = parse_int_list(a, value);
-        if (!list) return usage_error(list.error().message);
-        m = *list;
-      } else {
-        auto list = parse_word_list(a, value);
-        if (!list) return usage_error(list.error().message);
-        archs = *list;
-      }
     } else if (a.size() > 1 && a[0] == '-') {
       return usage_error("compile: unknown option " + a);
     } else if (graph_path.empty()) {
@@ -61,6 +51,8 @@ int cmd_compile(const GlobalOptions& options, const std::vector<std::string>& ar
     }
   }
   if (graph_path.empty()) return usage_error("compile needs a graph file: tpjit compile GRAPH.json --m 128,2048");
+  const auto& m = target.m;
+  const auto& archs = target.archs;
   if (!m) return usage_error("compile needs --m, the token counts to compile for, e.g. --m 128,2048");
 
   auto graph = read_graph(graph_path);

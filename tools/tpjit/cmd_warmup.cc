@@ -106,30 +106,22 @@ class Progress {
 
 int cmd_warmup(const GlobalOptions& options, const std::vector<std::string>& args) {
   std::vector<std::string> graph_paths;
-  std::optional<std::vector<int64_t>> m;
-  std::optional<std::vector<std::string>> archs;
+  TargetOptions target;
   int jobs = kDefaultJobs;
   bool as_json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    if (a == "--json") {
+    std::string error;
+    if (take_target_option(args, i, target, &error)) {
+      if (!error.empty()) return usage_error(error);
+    } else if (a == "--json") {
       as_json = true;
-    } else if (a == "--m" || a == "--arch" || a == "--jobs") {
+    } else if (a == "--jobs") {
       if (i + 1 >= args.size()) return usage_error(a + " needs a value");
       const std::string& value = args[++i];
-      if (a == "--m") {
-        auto list = parse_int_list(a, value);
-        if (!list) return usage_error(list.error().message);
-        m = *list;
-      } else if (a == "--arch") {
-        auto list = parse_word_list(a, value);
-        if (!list) return usage_error(list.error().message);
-        archs = *list;
-      } else {
-        auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), jobs);
-        if (ec != std::errc() || end != value.data() + value.size() || jobs < 1 || jobs > kMaxJobs)
-          return usage_error("--jobs takes 1.." + std::to_string(kMaxJobs) + ", got \"" + value + "\"");
-      }
+      auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), jobs);
+      if (ec != std::errc() || end != value.data() + value.size() || jobs < 1 || jobs > kMaxJobs)
+        return usage_error("--jobs takes 1.." + std::to_string(kMaxJobs) + ", got \"" + value + "\"");
     } else if (a.size() > 1 && a[0] == '-') {
       return usage_error("warmup: unknown option " + a);
     } else {
@@ -138,6 +130,8 @@ int cmd_warmup(const GlobalOptions& options, const std::vector<std::string>& arg
   }
   if (graph_paths.empty())
     return usage_error("warmup needs graph files: tpjit warmup GRAPH.json [GRAPH.json ...] --m 1,128,2048");
+  const auto& m = target.m;
+  const auto& archs = target.archs;
   if (!m) return usage_error("warmup needs --m, the token counts to serve, e.g. --m 1,16,128,2048");
 
   auto client = connect(options);
